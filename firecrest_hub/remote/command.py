@@ -1,0 +1,60 @@
+"""A remote command is an object: it builds its argv, and it turns the result into something typed."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ..errors import CommandFailed, NotFound, PermissionDenied
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+def to_shell(argv: list[str] | tuple[str, ...]) -> str:
+    """The one place an argv becomes the string sshd hands to the login shell: every word quoted."""
+    return shlex.join(argv)
+
+
+def raise_for_stderr(result: CommandResult) -> None:
+    """The generic reading of a failed command's stderr, for commands with nothing more specific to say."""
+    message = result.stderr.strip() or f"{result.argv[0]} exited with status {result.exit_status}"
+    lowered = message.lower()
+    if "permission denied" in lowered or "operation not permitted" in lowered:
+        raise PermissionDenied(message)
+    if "no such file or directory" in lowered:
+        raise NotFound(message)
+    raise CommandFailed(message)
+
+
+class RemoteCommand(Generic[T]):
+    """Subclasses set `argv()` and `parse()`; `stdin()` and `timeout` are optional.
+
+    `parse` receives every result, failed ones too, so each command decides what its own failures
+    mean; the default raises the generic reading of stderr for a non-zero exit.
+    """
+
+    timeout: float | None = None
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def stdin(self) -> str | bytes | None:
+        return None
+
+    def parse(self, result: CommandResult) -> T:
+        if not result.ok:
+            raise_for_stderr(result)
+        return result.stdout  # type: ignore[return-value]

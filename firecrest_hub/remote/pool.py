@@ -1,0 +1,277 @@
+"""One SSH connection per (system, account), shared by every request that acts as that account.
+
+Opening a connection costs a key exchange and a login (~200 ms); a channel on an open connection costs a
+few milliseconds. So connections are kept, channels are bounded below sshd's `MaxSessions` (callers
+queue rather than fail), and idle or old connections are closed by a reaper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TypeVar
+
+import asyncssh
+from traitlets import Float, Integer, TraitError, validate
+from traitlets.config import Configurable
+
+from ..config import System
+from ..delegation import CertificateAuthority
+from ..errors import ClusterUnreachable, CommandTimeout, OutputTooLarge, PermissionDenied
+from .command import CommandResult, RemoteCommand, to_shell
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Errors that mean the connection is gone before our command started, so one retry is safe.
+_STALE = (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError,
+          ConnectionResetError)
+
+
+class _Output(Exception):
+    """Internal: a stream passed its cap."""
+
+
+class _Entry:
+    """A live connection with its channel budget and the bookkeeping the reaper reads."""
+
+    def __init__(self, connection: asyncssh.SSHClientConnection, max_channels: int):
+        self.connection = connection
+        self.channels = asyncio.Semaphore(max_channels)
+        self.created_at = self.last_used = time.monotonic()
+        self.active = 0
+        self.retired = False
+        self._sftp: asyncssh.SFTPClient | None = None
+        self._sftp_lock = asyncio.Lock()
+
+    def usable(self, max_age: float) -> bool:
+        return (not self.retired and not self.connection.is_closed()
+                and time.monotonic() - self.created_at < max_age)
+
+    @contextlib.asynccontextmanager
+    async def channel(self):
+        async with self.channels:
+            self.active += 1
+            try:
+                yield self.connection
+            finally:
+                self.active -= 1
+                self.last_used = time.monotonic()
+
+    async def sftp(self) -> asyncssh.SFTPClient:
+        """One SFTP channel per connection, kept open: its requests are served by one long-lived
+        sftp-server, so structural file operations pay no per-call process start."""
+        async with self._sftp_lock:
+            if self._sftp is None:
+                await self.channels.acquire()
+                try:
+                    self._sftp = await self.connection.start_sftp_client()
+                except BaseException:
+                    self.channels.release()
+                    raise
+            return self._sftp
+
+    def close(self) -> None:
+        self.retired = True
+        self.connection.close()
+
+
+class ConnectionPool(Configurable):
+    """Pooled, certificate-authenticated SSH connections to the systems' login nodes."""
+
+    max_channels = Integer(
+        8,
+        help="""Channels open at once on one connection. Keep it below the login node's sshd
+        MaxSessions (OpenSSH's default is 10); further commands wait for a free channel.""",
+    ).tag(config=True)
+    connect_timeout = Float(10, help="Seconds to open a connection and log in.").tag(config=True)
+    keepalive_interval = Float(15, help="Seconds between SSH keepalives on an open connection.").tag(config=True)
+    idle_timeout = Float(300, help="An unused connection is closed after this many seconds.").tag(config=True)
+    max_age = Float(
+        3600, help="A connection older than this is replaced; the old one closes when its last channel ends.",
+    ).tag(config=True)
+    command_timeout = Float(30, help="Default time limit of one remote command, in seconds.").tag(config=True)
+    output_limit = Integer(
+        16 * 1024 * 1024, help="Default cap, in bytes, on what one remote command may print to stdout.",
+    ).tag(config=True)
+
+    @validate("max_channels")
+    def _validate_channels(self, proposal):
+        if proposal["value"] < 2:
+            raise TraitError("max_channels must be at least 2 (one is held by SFTP)")
+        return proposal["value"]
+
+    def __init__(self, authority: CertificateAuthority, **kwargs):
+        super().__init__(**kwargs)
+        self.authority = authority
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._retired: list[_Entry] = []
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._reaper: asyncio.Task | None = None
+        self.connections_opened = 0
+
+    def session(self, system: System, account: str, hub_user: str | None = None) -> "RemoteSession":
+        return RemoteSession(self, system, account, hub_user or account)
+
+    async def _entry(self, system: System, account: str, hub_user: str) -> _Entry:
+        key = (system.name, account)
+        entry = self._entries.get(key)
+        if entry and entry.usable(self.max_age):
+            return entry
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            entry = self._entries.get(key)
+            if entry and entry.usable(self.max_age):
+                return entry
+            if entry:
+                self._retire(key)
+            entry = await self._connect(system, account, hub_user)
+            self._entries[key] = entry
+            self._start_reaper()
+            return entry
+
+    async def _connect(self, system: System, account: str, hub_user: str) -> _Entry:
+        credential = self.authority.credential(account, hub_user)
+        try:
+            connection = await asyncio.wait_for(
+                asyncssh.connect(
+                    system.host,
+                    system.port,
+                    username=account,
+                    client_keys=credential.client_keys,
+                    known_hosts=system.known_hosts,
+                    agent_path=None,
+                    config=None,
+                    keepalive_interval=self.keepalive_interval,
+                    keepalive_count_max=3,
+                ),
+                self.connect_timeout,
+            )
+        except asyncssh.PermissionDenied as error:
+            raise PermissionDenied(f"system {system.name!r} refused the login as {account!r}") from error
+        except (OSError, asyncssh.Error, TimeoutError) as error:
+            reason = "timed out" if isinstance(error, TimeoutError) else str(error) or type(error).__name__
+            raise ClusterUnreachable(f"system {system.name!r} is unreachable: {reason}") from error
+        self.connections_opened += 1
+        log.info("connected to %s as %s (for hub user %s)", system.name, account, hub_user)
+        return _Entry(connection, self.max_channels)
+
+    def _retire(self, key: tuple[str, str]) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        entry.retired = True
+        if entry.active:
+            self._retired.append(entry)
+        else:
+            entry.close()
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+
+    async def _reap_forever(self) -> None:
+        while self._entries or self._retired:
+            await asyncio.sleep(min(self.idle_timeout, 30) / 2)
+            self.reap()
+
+    def reap(self) -> None:
+        """Close idle connections and retired ones whose last channel has ended."""
+        now = time.monotonic()
+        for key, entry in list(self._entries.items()):
+            if entry.connection.is_closed() or (entry.active == 0 and now - entry.last_used > self.idle_timeout):
+                self._retire(key)
+        for entry in list(self._retired):
+            if entry.active == 0:
+                entry.close()
+                self._retired.remove(entry)
+
+    async def close(self) -> None:
+        for key in list(self._entries):
+            self._retire(key)
+        for entry in self._retired:
+            entry.close()
+        self._retired.clear()
+        if self._reaper:
+            self._reaper.cancel()
+
+    async def run(self, system: System, account: str, hub_user: str, argv: list[str], *,
+                  stdin: str | bytes | None = None, timeout: float | None = None,
+                  output_limit: int | None = None) -> CommandResult:
+        timeout = timeout or self.command_timeout
+        output_limit = output_limit or self.output_limit
+        for attempt in (1, 2):
+            entry = await self._entry(system, account, hub_user)
+            async with entry.channel() as connection:
+                try:
+                    process = await connection.create_process(to_shell(argv), encoding=None)
+                except _STALE as error:
+                    self._retire((system.name, account))
+                    if attempt == 2:
+                        raise ClusterUnreachable(
+                            f"system {system.name!r} dropped the connection: {error}") from error
+                    continue
+                return await _collect(process, argv, stdin, timeout, output_limit)
+        raise AssertionError("unreachable")
+
+
+async def _collect(process, argv, stdin, timeout, output_limit) -> CommandResult:
+    try:
+        async with asyncio.timeout(timeout):
+            if stdin is not None:
+                process.stdin.write(stdin.encode() if isinstance(stdin, str) else stdin)
+            process.stdin.write_eof()
+            stdout, stderr = await asyncio.gather(
+                _read_capped(process.stdout, output_limit), _read_capped(process.stderr, 1024 * 1024),
+            )
+            await process.wait_closed()
+    except TimeoutError:
+        _kill(process)
+        raise CommandTimeout(f"{argv[0]} did not finish within {timeout:g} s and was stopped") from None
+    except _Output:
+        _kill(process)
+        raise OutputTooLarge(f"{argv[0]} printed more than {output_limit} bytes") from None
+    except (asyncssh.Error, OSError) as error:
+        _kill(process)
+        raise ClusterUnreachable(f"the connection broke while running {argv[0]}: {error}") from error
+    status = process.exit_status if process.exit_status is not None else 255
+    return CommandResult(tuple(argv), status, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+
+
+async def _read_capped(stream, limit: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := await stream.read(65536):
+        size += len(chunk)
+        if size > limit:
+            raise _Output()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _kill(process) -> None:
+    """Stop the remote command, not just our end of it: sshd delivers the signal to the process."""
+    with contextlib.suppress(Exception):
+        process.send_signal("KILL")
+    process.close()
+
+
+class RemoteSession:
+    """Everything done on one system as one account: commands and SFTP, over the pooled connection."""
+
+    def __init__(self, pool: ConnectionPool, system: System, account: str, hub_user: str):
+        self.pool, self.system, self.account, self.hub_user = pool, system, account, hub_user
+
+    async def run(self, argv: list[str], **options) -> CommandResult:
+        return await self.pool.run(self.system, self.account, self.hub_user, argv, **options)
+
+    async def execute(self, command: RemoteCommand[T]) -> T:
+        result = await self.run(command.argv(), stdin=command.stdin(), timeout=command.timeout)
+        return command.parse(result)
+
+    async def sftp(self) -> asyncssh.SFTPClient:
+        entry = await self.pool._entry(self.system, self.account, self.hub_user)
+        try:
+            return await entry.sftp()
+        except _STALE + (asyncssh.Error,) as error:
+            raise ClusterUnreachable(f"SFTP to {self.system.name!r} failed: {error}") from error

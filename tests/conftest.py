@@ -1,0 +1,95 @@
+"""Fixtures for tests against the real local dev cluster (started by `make test` through devcluster/)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from firecrest_hub.config import System
+from firecrest_hub.delegation import CertificateAuthority
+from firecrest_hub.remote import ConnectionPool
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    if not (DEMO / "ssh" / "known_hosts").exists():
+        pytest.fail("the dev cluster is not running: `bash devcluster/cluster.sh start` (make test does it)")
+    return DEMO
+
+
+@pytest.fixture(scope="session")
+def system(demo_dir) -> System:
+    return System.from_dict({
+        "name": "cluster",
+        "host": "127.0.0.1",
+        "port": 2222,
+        "known_hosts": str(demo_dir / "ssh" / "known_hosts"),
+        "filesystems": ["/home", "/tmp"],
+        "default_partition": "debug",
+        "transfer_partition": "xfer",
+    })
+
+
+@pytest.fixture(scope="session")
+def authority(demo_dir) -> CertificateAuthority:
+    return CertificateAuthority(ca_key_file=str(demo_dir / "ca" / "user_ca"))
+
+
+@pytest_asyncio.fixture
+async def pool(authority):
+    pool = ConnectionPool(authority, max_channels=32)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def alice(pool, system):
+    return pool.session(system, "alice")
+
+
+@pytest.fixture
+def bob(pool, system):
+    return pool.session(system, "bob")
+
+
+HUB_URL = "http://127.0.0.1:8000"
+API_URL = f"{HUB_URL}/services/firecrest/api/v1"
+
+
+@pytest.fixture(scope="session")
+def admin_token(demo_dir) -> str:
+    return (demo_dir / "admin.token").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def make_token(admin_token):
+    """make_token(user, scopes=...) -> a fresh hub API token of that user, made through the hub's REST API."""
+    import requests
+
+    def make(user: str, scopes=("access:services!service=firecrest",), expires_in: int = 3600) -> str:
+        response = requests.post(
+            f"{HUB_URL}/hub/api/users/{user}/tokens",
+            headers={"Authorization": f"token {admin_token}"},
+            json={"scopes": list(scopes), "expires_in": expires_in, "note": "tests"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["token"]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def alice_token(make_token) -> str:
+    return make_token("alice")
+
+
+@pytest.fixture(scope="session")
+def bob_token(make_token) -> str:
+    return make_token("bob")
