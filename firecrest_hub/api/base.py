@@ -1,0 +1,144 @@
+"""What every REST handler shares: hub authentication without blocking, the caller's identity on a
+system, and the one JSON error writer with its mapping from failures to status codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from tornado.web import HTTPError, RequestHandler
+
+from .. import errors
+from ..config import System
+
+log = logging.getLogger(__name__)
+
+# One mapping from failures to HTTP, with FirecREST v1's signalling header where v1 has one.
+# The first matching row wins, so a subclass stands before its base.
+ERROR_STATUS: list[tuple[type[errors.FirecrestError], int, str | None]] = [
+    (errors.InvalidPath, 400, "X-Invalid-Path"),
+    (errors.InvalidMode, 400, "X-Invalid-Mode"),
+    (errors.InvalidOwner, 400, "X-Invalid-Owner"),
+    (errors.InvalidGroup, 400, "X-Invalid-Group"),
+    (errors.SourceNotFound, 400, "X-Not-Found"),
+    (errors.AlreadyExists, 400, "X-Exists"),
+    (errors.NotADirectory, 400, "X-Not-A-Directory"),
+    (errors.IsADirectory, 400, "X-A-Directory"),
+    (errors.InvalidInput, 400, None),
+    (errors.UnknownJob, 400, None),
+    (errors.NotFound, 400, "X-Invalid-Path"),
+    (errors.PermissionDenied, 403, "X-Permission-Denied"),
+    (errors.CommandTimeout, 408, "X-Timeout"),
+    (errors.OutputTooLarge, 413, "X-Size-Limit"),
+    (errors.SubmissionRejected, 400, "X-Sbatch-Error"),
+    (errors.ClusterUnreachable, 424, "X-Machine-Not-Available"),
+    (errors.SchedulerUnavailable, 503, "X-Machine-Not-Available"),
+    (errors.CommandFailed, 400, "X-Error"),
+]
+
+
+def status_for(error: errors.FirecrestError) -> tuple[int, str | None]:
+    for kind, status, header in ERROR_STATUS:
+        if isinstance(error, kind):
+            return status, header
+    return 500, None
+
+
+class APIError(HTTPError):
+    """An HTTP failure with a description for the JSON body and v1's signalling header, if any."""
+
+    def __init__(self, status: int, description: str, *, header: str | None = None, error: str | None = None):
+        super().__init__(status, log_message=description)
+        self.description = description
+        self.header = header
+        self.error = error
+
+
+class APIHandler(HubOAuthenticated, RequestHandler):
+    """Base of the REST handlers: JSON in and out, 401/403 as JSON, never a redirect."""
+
+    @property
+    def service(self):
+        return self.settings["firecrest"]
+
+    @property
+    def hub_auth(self):
+        return self.settings["hub_auth"]
+
+    def check_xsrf_cookie(self):
+        # Tokens in headers cannot be forged cross-site; cookie-authenticated writes are checked by HubOAuth.
+        if getattr(self, "_token_authenticated", False):
+            return
+        return super().check_xsrf_cookie()
+
+    async def prepare(self):
+        try:
+            model = await self.hub_auth.get_user(self, sync=False)
+        except HTTPError as error:
+            # HubAuth reports an unreachable or failing hub as 500/502; for our callers it is a dependency.
+            raise APIError(503, "the hub cannot verify credentials right now; try again shortly") from error
+        if not model:
+            raise APIError(401, "missing or invalid token: send 'Authorization: Bearer <hub token>'")
+        try:
+            model = self.check_hub_user(model)
+        except UserNotAllowed:
+            raise APIError(403, f"{model['kind']} {model['name']!r} has no access to this service") from None
+        if model.get("kind", "user") != "user":
+            raise APIError(403, "only users act on the systems; use a token of a user")
+        self.current_user = model
+
+    @property
+    def username(self) -> str:
+        return self.current_user["name"]
+
+    def system(self, name: str | None = None) -> System:
+        """The system of `X-Machine-Name` (or the given name), or a v1 400 naming the problem."""
+        name = name if name is not None else self.request.headers.get("X-Machine-Name")
+        if not name:
+            raise APIError(400, "no system named: set the X-Machine-Name header",
+                           header="X-Machine-Does-Not-Exist", error="Machine does not exist")
+        system = self.service.systems.get(name)
+        if system is None:
+            raise APIError(400, f"there is no system {name!r}",
+                           header="X-Machine-Does-Not-Exist", error="Machine does not exist")
+        return system
+
+    def session(self, system: System):
+        """The caller's remote session on `system`, as their own cluster account."""
+        account = self.service.accounts.account_for(self.username, system.name)
+        return self.service.pool.session(system, account, self.username)
+
+    def write_json(self, body, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, (APIError, errors.FirecrestError)):
+            log.info("%s %s: %s", self.request.method, self.request.path, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+    def _handle_request_exception(self, error: BaseException) -> None:
+        if isinstance(error, errors.FirecrestError):
+            status, header = status_for(error)
+            error = APIError(status, error.description, header=header)
+        super()._handle_request_exception(error)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """The one JSON error writer: `{description, error}` and v1's header; never a traceback."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, errors.FirecrestError):
+            # _handle_request_exception chose the status, but tornado hands over the original error.
+            exc = APIError(status_code, exc.description, header=status_for(exc)[1])
+        if isinstance(exc, APIError):
+            description, header, error = exc.description, exc.header, exc.error
+        elif isinstance(exc, HTTPError) and exc.log_message:
+            description, header, error = exc.log_message % exc.args if exc.args else exc.log_message, None, None
+        else:
+            description, header, error = self._reason, None, None
+        if header:
+            self.set_header(header, description)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"description": description, "error": error or self._reason}))

@@ -1,0 +1,105 @@
+"""The firecrest service: one async Tornado process, started and registered by JupyterHub.
+
+It reads the same `jupyterhub_config.py` as the hub, so systems and limits are declared once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.utils import url_path_join
+from tornado.web import Application as WebApplication
+from traitlets import Integer, Unicode, default
+from traitlets.config import Application
+
+from . import __version__, api
+from .config import Systems
+from .delegation import CertificateAuthority
+from .identity import AccountMapper
+from .remote import ConnectionPool
+
+
+class FirecrestService(Application):
+    name = "firecrest-hub"
+    version = __version__
+    description = "FirecREST v1 compatible REST API and portal, as a JupyterHub service."
+
+    config_file = Unicode(
+        "jupyterhub_config.py", help="The config file shared with JupyterHub.",
+    ).tag(config=True)
+
+    bind_url = Unicode(help="Where the service listens; JupyterHub sets it for a managed service.").tag(config=True)
+
+    @default("bind_url")
+    def _default_bind_url(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:5000")
+
+    base_url = Unicode(help="URL prefix the proxy routes to the service.").tag(config=True)
+
+    @default("base_url")
+    def _default_base_url(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/firecrest/")
+
+    max_file_size = Integer(
+        5 * 1024 * 1024,
+        help="Largest upload or download carried by the service itself; larger data goes through staging.",
+    ).tag(config=True)
+
+    cookie_secret = Unicode(
+        help="""Secret for the service's OAuth state cookies. Set the same value on every replica;
+        by default a random one per process (browsers then log in again after a restart).""",
+    ).tag(config=True)
+
+    @default("cookie_secret")
+    def _default_cookie_secret(self):
+        return os.environ.get("FIRECREST_COOKIE_SECRET") or secrets.token_hex(32)
+
+    aliases = {
+        "config": "FirecrestService.config_file",
+        "bind-url": "FirecrestService.bind_url",
+        "log-level": "Application.log_level",
+    }
+
+    def initialize(self, argv=None):
+        super().initialize(argv)
+        cli_config = self.config.copy()
+        self.load_config_file(self.config_file)
+        self.update_config(cli_config)
+        self.systems = Systems(parent=self)
+        self.accounts = AccountMapper(parent=self)
+        self.authority = CertificateAuthority(parent=self)
+        self.pool = ConnectionPool(self.authority, parent=self)
+        self.hub_auth = HubOAuth(parent=self)
+        self.web_app = WebApplication(
+            self.routes(),
+            firecrest=self,
+            hub_auth=self.hub_auth,
+            cookie_secret=self.cookie_secret,
+            xsrf_cookies=False,
+        )
+
+    def routes(self) -> list:
+        api_prefix = url_path_join(self.base_url, "api/v1")
+        return api.routes(api_prefix) + [
+            (url_path_join(self.base_url, "oauth_callback"), HubOAuthCallbackHandler),
+        ]
+
+    async def serve(self) -> None:
+        url = urlparse(self.bind_url)
+        self.web_app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+        self.log.info("firecrest-hub %s listening on %s%s", __version__, self.bind_url, self.base_url)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.pool.close()
+
+    def start(self):
+        asyncio.run(self.serve())
+
+
+def main(argv=None):
+    FirecrestService.launch_instance(argv)
