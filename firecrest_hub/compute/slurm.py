@@ -1,0 +1,111 @@
+"""The Slurm implementation of `Scheduler`, for the REST API, the portal and the spawner alike.
+
+    scheduler = SlurmScheduler(pool, parent=app)          # one per process
+    session = pool.session(system, account, hub_user)      # who acts, where
+    submitted_at = time.monotonic()
+    jobid = await scheduler.submit(session, JobRequest(script=text, name="run 1"))
+    job = await scheduler.job(session, jobid, newer_than=submitted_at)   # a snapshot that has it
+    await scheduler.cancel(session, jobid)
+
+Commands that act (sbatch, scancel) or ask on the caller's behalf (sacct, scontrol) run as the
+session's account. Queue reads never run per caller: `jobs()` and `job()` read the system's shared
+`JobStateCache` (`scheduler.job_cache(system)`), which runs one `squeue` for all users per interval as
+the system's `service_account`. Configure it as `c.JobStateCache.interval`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from traitlets import Float
+
+from ..config import System
+from ..errors import UnknownJob
+from ..remote import ConnectionPool, RemoteSession
+from .cache import JobStateCache
+from .scheduler import AccountingRecord, Job, JobRequest, Node, Partition, Reservation, Scheduler
+from .slurm_commands import (
+    CancelJob, ReadAccounting, ReadQueue, ShowNodes, ShowPartitions, ShowReservations, SubmitBatchJob,
+)
+from .validation import check_job_id
+
+# The hub user named in the key id of the service account's certificates, so sshd logs say who.
+CACHE_HUB_USER = "job-state-cache"
+
+
+class SlurmScheduler(Scheduler):
+    """Slurm over pooled SSH, as the user; the queue through one shared cache per system."""
+
+    command_timeout = Float(
+        30,
+        help="Seconds sbatch, scancel, squeue and scontrol may run before they are stopped.",
+    ).tag(config=True)
+
+    accounting_timeout = Float(
+        60,
+        help="Seconds sacct may run before it is stopped; the accounting database can be slow.",
+    ).tag(config=True)
+
+    def __init__(self, pool: ConnectionPool, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = pool
+        self._caches: dict[str, JobStateCache] = {}
+
+    def job_cache(self, system: System) -> JobStateCache:
+        """The one queue cache of `system`, made on first use."""
+        cache = self._caches.get(system.name)
+        if cache is None:
+            cache = JobStateCache(lambda: self._read_queue(system), label=system.name, parent=self)
+            self._caches[system.name] = cache
+        return cache
+
+    async def _read_queue(self, system: System) -> list[Job]:
+        session = self.pool.session(system, system.service_account, CACHE_HUB_USER)
+        return await session.execute(ReadQueue(timeout=self.command_timeout))
+
+    async def submit(self, session: RemoteSession, request: JobRequest) -> str:
+        command = SubmitBatchJob(request, session.system.default_partition, timeout=self.command_timeout)
+        return await session.execute(command)
+
+    async def jobs(self, session: RemoteSession, *, jobids: Sequence[str] | None = None,
+                   all_users: bool = False, newer_than: float | None = None) -> list[Job]:
+        for jobid in jobids or ():
+            check_job_id(jobid)
+        cache = self.job_cache(session.system)
+        if all_users:
+            snapshot = await cache.snapshot(newer_than)
+            jobs = [job if job.user == session.account else job.without_files() for job in snapshot.jobs]
+        else:
+            jobs = await cache.jobs_of(session.account, newer_than)
+        if jobids:
+            wanted = set(jobids)
+            jobs = [job for job in jobs if job.jobid in wanted]
+        return jobs
+
+    async def job(self, session: RemoteSession, jobid: str, *, newer_than: float | None = None) -> Job:
+        check_job_id(jobid)
+        job = await self.job_cache(session.system).job(jobid, newer_than)
+        # Another user's job is answered like a missing one: its details (paths) are not the caller's.
+        if job is None or job.user != session.account:
+            raise UnknownJob(f"job {jobid} is not in the queue of system {session.system.name!r}")
+        return job
+
+    async def cancel(self, session: RemoteSession, jobid: str) -> None:
+        await session.execute(CancelJob(jobid, timeout=self.command_timeout))
+
+    async def accounting(self, session: RemoteSession, *, start_time: str | None = None,
+                         end_time: str | None = None,
+                         jobids: Sequence[str] | None = None) -> list[AccountingRecord]:
+        command = ReadAccounting(session.account, start_time, end_time, jobids, timeout=self.accounting_timeout)
+        return await session.execute(command)
+
+    async def nodes(self, session: RemoteSession, names: Sequence[str] | None = None) -> list[Node]:
+        return await session.execute(ShowNodes(names, timeout=self.command_timeout))
+
+    async def partitions(self, session: RemoteSession, names: Sequence[str] | None = None) -> list[Partition]:
+        partitions = await session.execute(ShowPartitions(timeout=self.command_timeout))
+        return [partition for partition in partitions if not names or partition.name in names]
+
+    async def reservations(self, session: RemoteSession,
+                           names: Sequence[str] | None = None) -> list[Reservation]:
+        reservations = await session.execute(ShowReservations(timeout=self.command_timeout))
+        return [reservation for reservation in reservations if not names or reservation.name in names]
