@@ -1,0 +1,49 @@
+"""Shared by the benchmark scripts: the demo system, timing and reporting."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from firecrest_hub.config import System  # noqa: E402
+from firecrest_hub.delegation import CertificateAuthority  # noqa: E402
+
+DEMO = ROOT / ".demo"
+
+
+def demo_system() -> System:
+    return System.from_dict({
+        "name": "cluster", "host": "127.0.0.1", "port": 2222,
+        "known_hosts": str(DEMO / "ssh" / "known_hosts"), "filesystems": ["/home", "/tmp"],
+        "default_partition": "debug", "transfer_partition": "xfer",
+    })
+
+
+def demo_authority() -> CertificateAuthority:
+    return CertificateAuthority(ca_key_file=str(DEMO / "ca" / "user_ca"))
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def timed(action, repeat: int) -> list[float]:
+    """Milliseconds of each of `repeat` sequential runs of the coroutine function `action`."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def report(name: str, samples: list[float], baseline: list[float] | None = None) -> None:
+    p50, p99 = statistics.median(samples), percentile(samples, 99)
+    ratio = f"  {p50 / statistics.median(baseline):5.2f}x baseline p50" if baseline else ""
+    print(f"{name:48s} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   n={len(samples)}{ratio}")

@@ -1,0 +1,103 @@
+"""Benchmark of the foundation: pooled commands, job submission and the shared job-state cache.
+
+Run against the demo cluster (`make demo`): python benchmarks/compute.py
+Prints p50/p99 and ratios measured in this one run; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import asyncssh
+
+from common import demo_authority, demo_system, report, timed
+from firecrest_hub.compute import JobRequest, SlurmScheduler
+from firecrest_hub.remote import ConnectionPool
+
+LS = ["ls", "-la", "/home/alice"]
+SCRIPT = "#!/bin/bash\n#SBATCH --output=/dev/null\ntrue\n"
+
+
+async def bare_connection(system, authority):
+    credential = authority.credential("alice", "alice")
+    return await asyncssh.connect(system.host, system.port, username="alice", known_hosts=system.known_hosts,
+                                  client_keys=credential.client_keys, agent_path=None, config=None)
+
+
+def fresh_ssh_command(system, authority, workdir: Path) -> list[str]:
+    """`ssh` as a new process per call, with a certificate on disk: what FirecREST v1 paid per request."""
+    credential = authority.credential("alice", "alice")
+    credential.key.write_private_key(str(workdir / "id"))
+    credential.certificate.write_certificate(str(workdir / "id-cert.pub"))
+    (workdir / "id").chmod(0o600)
+    return ["ssh", "-p", str(system.port), "-i", str(workdir / "id"), "-o", "BatchMode=yes",
+            "-o", f"UserKnownHostsFile={system.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+            f"alice@{system.host}", *LS]
+
+
+async def commands(system, authority, pool) -> None:
+    print("== one command (ls -la) as alice")
+    connection = await bare_connection(system, authority)
+    session = pool.session(system, "alice")
+    await session.run(LS)
+    await connection.run(" ".join(LS))
+    bare, pooled = [], []
+    for _ in range(10):  # interleaved, so drift of the machine hits both alike
+        bare += await timed(lambda: connection.run(" ".join(LS), check=True), 30)
+        pooled += await timed(lambda: session.run(LS), 30)
+    with tempfile.TemporaryDirectory() as workdir:
+        argv = fresh_ssh_command(system, authority, Path(workdir))
+        fresh = await timed(lambda: asyncio.to_thread(subprocess.run, argv, check=True, capture_output=True), 30)
+    report("bare asyncssh exec, warm connection (baseline)", bare)
+    report("through the pool (firecrest_hub.remote)", pooled, bare)
+    report("fresh ssh process per call", fresh, bare)
+    connection.close()
+
+
+async def submissions(system, authority, pool) -> None:
+    print("== job submission as alice")
+    connection = await bare_connection(system, authority)
+    scheduler = SlurmScheduler(pool)
+    session = pool.session(system, "alice")
+    request = JobRequest(script=SCRIPT, name="bench")
+    raw, layered = [], []
+    for _ in range(5):
+        raw += await timed(lambda: connection.run("sbatch --parsable --job-name=bench", input=SCRIPT, check=True), 6)
+        layered += await timed(lambda: scheduler.submit(session, request), 6)
+    report("sbatch over a warm SSH connection (baseline)", raw)
+    report("submit through the compute layer", layered, raw)
+    connection.close()
+
+
+async def queue_reads(system, pool) -> None:
+    print("== shared job-state cache")
+    scheduler = SlurmScheduler(pool)
+    session = pool.session(system, "alice")
+    cache = scheduler.job_cache(system)
+    await asyncio.gather(*(scheduler.jobs(session) for _ in range(50)))
+    print(f"50 concurrent job-state reads: {cache.queue_reads} squeue call(s)")
+    before, started = cache.queue_reads, time.monotonic()
+    while time.monotonic() - started < 3 * cache.interval:
+        await asyncio.gather(*(scheduler.jobs(pool.session(system, user)) for user in ("alice", "bob") * 25))
+        await asyncio.sleep(0.1)
+    print(f"50 readers every 0.1 s for {3 * cache.interval:g} s (interval {cache.interval:g} s): "
+          f"{cache.queue_reads - before} squeue call(s)")
+
+
+async def main() -> None:
+    system, authority = demo_system(), demo_authority()
+    pool = ConnectionPool(authority, max_channels=64)
+    try:
+        await commands(system, authority, pool)
+        await submissions(system, authority, pool)
+        await queue_reads(system, pool)
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
