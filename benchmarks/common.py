@@ -10,22 +10,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from firecrest_hub.config import System  # noqa: E402
+from firecrest_hub.config import System, Systems, load_config_file  # noqa: E402
 from firecrest_hub.delegation import CertificateAuthority  # noqa: E402
 
 DEMO = ROOT / ".demo"
 
 
+def demo_config():
+    return load_config_file(str(ROOT / "jupyterhub_config.py"))
+
+
 def demo_system() -> System:
-    return System.from_dict({
-        "name": "cluster", "host": "127.0.0.1", "port": 2222,
-        "known_hosts": str(DEMO / "ssh" / "known_hosts"), "filesystems": ["/home", "/tmp"],
-        "default_partition": "debug", "transfer_partition": "xfer",
-    })
+    return Systems(config=demo_config()).get("cluster")
 
 
 def demo_authority() -> CertificateAuthority:
-    return CertificateAuthority(ca_key_file=str(DEMO / "ca" / "user_ca"))
+    return CertificateAuthority(config=demo_config())
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -68,3 +68,11 @@ class Systems(Configurable):
 
     def get(self, name: str) -> System | None:
         return next((system for system in self.all() if system.name == name), None)
+
+
+def load_config_file(path: str):
+    """The traitlets config of a `jupyterhub_config.py`, for tools and tests that read the same file."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    directory, filename = os.path.split(os.path.abspath(path))
+    return PyFileConfigLoader(filename, path=directory).load_config()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from firecrest_hub.config import System
+from firecrest_hub.config import System, Systems, load_config_file
 from firecrest_hub.delegation import CertificateAuthority
 from firecrest_hub.remote import ConnectionPool
 
@@ -24,21 +23,19 @@ def demo_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def system(demo_dir) -> System:
-    return System.from_dict({
-        "name": "cluster",
-        "host": "127.0.0.1",
-        "port": 2222,
-        "known_hosts": str(demo_dir / "ssh" / "known_hosts"),
-        "filesystems": ["/home", "/tmp"],
-        "default_partition": "debug",
-        "transfer_partition": "xfer",
-    })
+def demo_config(demo_dir):
+    """The config the demo hub and service run with: systems and delegation are declared there once."""
+    return load_config_file(str(ROOT / "jupyterhub_config.py"))
 
 
 @pytest.fixture(scope="session")
-def authority(demo_dir) -> CertificateAuthority:
-    return CertificateAuthority(ca_key_file=str(demo_dir / "ca" / "user_ca"))
+def system(demo_config) -> System:
+    return Systems(config=demo_config).get("cluster")
+
+
+@pytest.fixture(scope="session")
+def authority(demo_config) -> CertificateAuthority:
+    return CertificateAuthority(config=demo_config)
 
 
 @pytest_asyncio.fixture
