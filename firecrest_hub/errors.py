@@ -41,7 +41,11 @@ class CommandFailed(FirecrestError):
     """A remote command failed in a way the caller did not foresee; the stderr tail is the description."""
 
 
-class SchedulerUnavailable(FirecrestError):
+class DependencyUnavailable(FirecrestError):
+    """A part the service depends on (scheduler, task database, object store, hub) does not answer."""
+
+
+class SchedulerUnavailable(DependencyUnavailable):
     """The workload manager does not answer (slurmctld down or unreachable)."""
 
 
