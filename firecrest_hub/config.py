@@ -35,7 +35,7 @@ class System:
         unknown = set(spec) - set(cls.__dataclass_fields__)
         if unknown:
             raise TraitError(f"system {spec['name']!r}: unknown keys {', '.join(sorted(unknown))}")
-        if not _NAME.match(spec["name"]):
+        if not _NAME.fullmatch(spec["name"]):
             raise TraitError(f"system name {spec['name']!r} is not a plain name")
         filesystems = tuple(os.path.normpath(fs) for fs in spec["filesystems"])
         for fs in filesystems:

@@ -14,7 +14,7 @@ POSIX_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 def is_posix_account(name: str) -> bool:
-    return bool(POSIX_ACCOUNT.match(name))
+    return bool(POSIX_ACCOUNT.fullmatch(name))
 
 
 class AccountMapper(Configurable):

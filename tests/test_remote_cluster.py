@@ -109,3 +109,13 @@ async def test_sftp_acts_as_the_user(alice):
     assert attrs.permissions is not None
     with pytest.raises(asyncssh.SFTPError):
         await sftp.listdir("/root")
+
+
+async def test_a_closed_sftp_channel_is_replaced(alice):
+    sftp = await alice.sftp()
+    sftp.exit()
+    await sftp.wait_closed()
+    await asyncio.sleep(0)
+    fresh = await alice.sftp()
+    assert fresh is not sftp
+    assert (await fresh.stat("/home/alice")).permissions is not None

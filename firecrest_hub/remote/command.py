@@ -40,13 +40,14 @@ def raise_for_stderr(result: CommandResult) -> None:
 
 
 class RemoteCommand(Generic[T]):
-    """Subclasses set `argv()` and `parse()`; `stdin()` and `timeout` are optional.
+    """Subclasses set `argv()` and `parse()`; `stdin()`, `timeout` and `output_limit` are optional.
 
     `parse` receives every result, failed ones too, so each command decides what its own failures
     mean; the default raises the generic reading of stderr for a non-zero exit.
     """
 
     timeout: float | None = None
+    output_limit: int | None = None
 
     def argv(self) -> list[str]:
         raise NotImplementedError

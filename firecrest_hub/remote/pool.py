@@ -71,7 +71,16 @@ class _Entry:
                 except BaseException:
                     self.channels.release()
                     raise
+                asyncio.ensure_future(self._forget_sftp_when_closed(self._sftp))
             return self._sftp
+
+    async def _forget_sftp_when_closed(self, sftp: asyncssh.SFTPClient) -> None:
+        """A dead SFTP channel (sftp-server killed, channel error) is replaced on the next request."""
+        with contextlib.suppress(Exception):
+            await sftp.wait_closed()
+        if self._sftp is sftp:
+            self._sftp = None
+            self.channels.release()
 
     def close(self) -> None:
         self.retired = True
@@ -266,7 +275,8 @@ class RemoteSession:
         return await self.pool.run(self.system, self.account, self.hub_user, argv, **options)
 
     async def execute(self, command: RemoteCommand[T]) -> T:
-        result = await self.run(command.argv(), stdin=command.stdin(), timeout=command.timeout)
+        result = await self.run(command.argv(), stdin=command.stdin(), timeout=command.timeout,
+                                output_limit=command.output_limit)
         return command.parse(result)
 
     async def sftp(self) -> asyncssh.SFTPClient:
