@@ -1,0 +1,151 @@
+"""File operations on one system as one account: what the REST API and the portal call.
+
+Each operation picks its means: SFTP for structural ones (sftp_ops), a command object for what SFTP cannot
+do (commands). Paths must have passed the system's PathPolicy; every other value is checked here or in
+the command objects, before anything runs. Every operation is bounded in time (the pool's command
+timeout) and in size (max_file_size for file contents, max_entries for listings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ..errors import FileTooLarge, NotADirectory, NotFound, SourceNotFound
+from ..remote import RemoteSession
+from . import sftp_ops
+from .commands import (
+    OCTAL_MODE, ChangeMode, ChangeOwner, Checksum, Compress, Copy, Extract, FilePart, FileType, Move,
+    OwnerNames, RemoveTree, StatFile, Whoami, check_mode,
+)
+
+
+class FileOperations:
+    """The file operations of one account on one system (one RemoteSession), within the service's limits."""
+
+    def __init__(self, session: RemoteSession, *, max_file_size: int, max_entries: int):
+        self.session = session
+        self.max_file_size = max_file_size
+        self.max_entries = max_entries
+        self.timeout = session.pool.command_timeout
+
+    @contextlib.asynccontextmanager
+    async def _sftp(self, path: str):
+        """The account's shared SFTP client, its requests bounded in time and their errors typed."""
+        sftp = await self.session.sftp()
+        async with sftp_ops.guarded(path, self.timeout):
+            yield sftp
+
+    @contextlib.asynccontextmanager
+    async def _source_must_exist(self, source: str):
+        """Tell a missing source (v1's X-Not-Found) from other missing paths, asking only on failure."""
+        try:
+            yield
+        except SourceNotFound:
+            raise
+        except NotFound:
+            async with self._sftp(source) as sftp:
+                exists = await sftp_ops.lexists(sftp, source)
+            if not exists:
+                raise SourceNotFound(f"{source!a}: no such file or directory") from None
+            raise
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    async def list_directory(self, path: str, *, show_hidden: bool = False, numeric_ids: bool = False,
+                             recursive: bool = False) -> list[dict]:
+        options = sftp_ops.ListingOptions(self.max_entries, show_hidden, numeric_ids, recursive)
+        async with self._sftp(path) as sftp:
+            try:
+                return await sftp_ops.list_directory(sftp, path, options)
+            except NotADirectory:
+                entry = await sftp_ops.describe(sftp, path)
+        if not numeric_ids:
+            entry["user"], entry["group"] = await self.session.execute(OwnerNames(path))
+        return [entry]
+
+    async def stat(self, path: str, dereference: bool = False) -> dict[str, int]:
+        return await self.session.execute(StatFile(path, dereference))
+
+    async def file_type(self, path: str) -> str:
+        return await self.session.execute(FileType(path))
+
+    async def head(self, path: str, *, lines: str | None = None, bytes: str | None = None,
+                   skip_ending: bool = False, grep: str | None = None) -> str:
+        return await self.session.execute(FilePart(
+            "head", path, limit=self.max_file_size, lines=lines, bytes=bytes, skip=skip_ending, grep=grep))
+
+    async def tail(self, path: str, *, lines: str | None = None, bytes: str | None = None,
+                   skip_beginning: bool = False, grep: str | None = None) -> str:
+        return await self.session.execute(FilePart(
+            "tail", path, limit=self.max_file_size, lines=lines, bytes=bytes, skip=skip_beginning, grep=grep))
+
+    async def checksum(self, path: str) -> str:
+        return await self.session.execute(Checksum(path))
+
+    async def whoami(self, groups: bool = False):
+        return await self.session.execute(Whoami(groups))
+
+    async def view(self, path: str) -> str:
+        async with self.open_for_reading(path) as reader:
+            return (await reader.read()).decode(errors="replace")
+
+    @contextlib.asynccontextmanager
+    async def open_for_reading(self, path: str):
+        """A reader of a regular file of at most max_file_size bytes: `.size`, `async for chunk in .chunks()`."""
+        sftp = await self.session.sftp()
+        async with sftp_ops.open_for_reading(sftp, path, self.max_file_size, self.timeout) as reader:
+            yield reader
+
+    # ---- changes ---------------------------------------------------------------------------------
+
+    async def upload(self, path: str, data: bytes) -> None:
+        """Write `path` (replacing it) with `data` of at most max_file_size bytes, all or nothing."""
+        if len(data) > self.max_file_size:
+            raise FileTooLarge(
+                f"the file is {len(data)} bytes, more than the {self.max_file_size} bytes this service carries; "
+                "use staging")
+        sftp = await self.session.sftp()
+        await sftp_ops.write_file(sftp, path, data, self.timeout)
+
+    async def mkdir(self, path: str, parents: bool = False) -> None:
+        async with self._sftp(path) as sftp:
+            await sftp_ops.make_directory(sftp, path, parents)
+
+    async def rename(self, source: str, target: str) -> None:
+        async with self._source_must_exist(source):
+            async with self._sftp(source) as sftp:
+                renamed = await sftp_ops.rename(sftp, source, target)
+            if not renamed:
+                await self.session.execute(Move(source, target))
+
+    async def copy(self, source: str, target: str) -> None:
+        async with self._source_must_exist(source):
+            await self.session.execute(Copy(source, target))
+
+    async def symlink(self, target: str, link: str) -> None:
+        async with self._sftp(link) as sftp:
+            await sftp_ops.symlink(sftp, target, link)
+
+    async def remove(self, path: str) -> None:
+        async with self._sftp(path) as sftp:
+            removed = await sftp_ops.remove(sftp, path)
+        if not removed:
+            await self.session.execute(RemoveTree(path))
+
+    async def chmod(self, path: str, mode: str) -> str:
+        if OCTAL_MODE.fullmatch(check_mode(mode)):
+            async with self._sftp(path) as sftp:
+                return await sftp_ops.change_mode(sftp, path, int(mode, 8))
+        return await self.session.execute(ChangeMode(path, mode))
+
+    async def chown(self, path: str, owner: str | None = None, group: str | None = None) -> str:
+        return await self.session.execute(ChangeOwner(path, owner, group))
+
+    async def compress(self, source: str, target: str, dereference: bool = False) -> None:
+        async with self._source_must_exist(source):
+            await self.session.execute(Compress(source, target, dereference))
+
+    async def extract(self, source: str, target: str, extension: str | None = None) -> None:
+        command = Extract(source, target, extension)
+        async with self._source_must_exist(source):
+            await self.session.execute(command)
