@@ -1,0 +1,89 @@
+"""The work of a download task (system -> object store -> client), statuses 116 -> 117, or 118 with the
+reason: the system pushes the file as the user (large files in parts, several streams side by side), the
+service checks the object's size, and 117 carries `data.url`, a presigned GET. The object stays until
+`invalidate`, the sweep after its URL expired, or the bucket's lifecycle rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from typing import TYPE_CHECKING
+
+from ..remote import RemoteSession
+from ..tasks import TaskHandle, codes
+from .commands import PushFile, PushParts, StagingFailed
+from .objectstore import MiB, plan_parts
+
+if TYPE_CHECKING:
+    from .workflows import Staging
+
+# Each stream of a multipart push sends about this many parts (one dd and one curl each on the system).
+_PARTS_PER_STREAM = 8
+
+
+class Downloads:
+    """Runs (and, after a restart, resumes) download tasks with the settings and store of `staging`."""
+
+    def __init__(self, staging: "Staging"):
+        self.staging = staging
+
+    async def run(self, handle: TaskHandle):
+        staging, params = self.staging, handle.params
+        source, size, key = params["source"], params["size"], params["key"]
+        data = {"source": source, "system_name": handle.system, "msg": codes.DESCRIPTIONS[codes.DOWNLOAD_STARTED],
+                "bytes_done": 0, "bytes_total": size}
+        await handle.progress(codes.DOWNLOAD_STARTED, data)
+        budget = staging.transfer_time(size)
+        try:
+            session = staging.session(handle)
+            if size > staging.objects.multipart_threshold:
+                await self._push_parts(handle, session, data, budget)
+            else:
+                url = await staging.objects.put_url(key, lifetime=budget)
+                push = PushFile(url, source, staging.limits, timeout=budget)
+                await staging.run_on_system(handle, session, [push], size, _no_progress)
+            staged = await staging.objects.size(key)
+            if staged != size:
+                raise StagingFailed(f"the staged object has {staged} bytes, but {source} had {size} when the "
+                                    "download began; was the file changed meanwhile?")
+            url = await staging.objects.get_url(key, public=True, filename=posixpath.basename(source))
+        except asyncio.CancelledError:
+            raise  # stopped: a resume pushes again (or waits for the push job)
+        except BaseException:
+            await staging.discard_quietly(handle)
+            raise
+        return {**data, "msg": codes.DESCRIPTIONS[codes.DOWNLOAD_FINISHED], "bytes_done": size, "url": url,
+                "size": size, "expires_in": staging.objects.url_lifetime}
+
+    async def _push_parts(self, handle: TaskHandle, session: RemoteSession, data: dict, budget: float) -> None:
+        staging, params = self.staging, handle.params
+        key, size = params["key"], params["size"]
+        upload_id = params.get("upload_id")
+        if upload_id is None:
+            upload_id = await staging.objects.start_multipart(key)
+            await handle.remember(upload_id=upload_id)
+        # Parts of at least part_size, larger for big files, so that a big file costs few requests.
+        part_size = max(staging.objects.part_size, size // (staging.parallel_streams * _PARTS_PER_STREAM))
+        plan = plan_parts(size, -(-part_size // MiB) * MiB)
+        streams: list[list[tuple[int, int, int, str]]] = [[] for _ in range(min(staging.parallel_streams, len(plan)))]
+        for index, part in enumerate(plan):
+            url = await staging.objects.part_url(key, upload_id, part.number, lifetime=budget)
+            streams[index % len(streams)].append((part.number, part.offset, part.size, url))
+        commands = [PushParts(params["source"], stream, staging.limits, timeout=budget) for stream in streams]
+
+        async def progress():
+            done = await staging.uploaded_bytes({"key": key, "upload_id": upload_id})
+            if done != handle.data.get("bytes_done"):
+                await handle.progress(codes.DOWNLOAD_STARTED, {**data, "bytes_done": done})
+
+        await staging.run_on_system(handle, session, commands, size, progress)
+        uploaded = await staging.objects.uploaded_parts(key, upload_id)
+        wrong = [part.number for part in plan if uploaded.get(part.number, (None,))[0] != part.size]
+        if wrong:
+            raise StagingFailed(f"{len(wrong)} parts did not reach the object store in full (first: {wrong[0]})")
+        etags = {part.number: uploaded[part.number][1] for part in plan}
+        await staging.objects.complete_multipart(key, upload_id, etags)
+
+async def _no_progress() -> None:
+    """A single PUT tells nothing until it is done."""

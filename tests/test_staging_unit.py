@@ -1,0 +1,201 @@
+"""Staging without the cluster: part plans, keys, the command objects (no URL in any argv), the job
+script, configuration checks, and the reading of the client's path."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+from traitlets import TraitError
+
+from firecrest_hub.api.storage_external import client_file_name
+from firecrest_hub.errors import InvalidInput
+from firecrest_hub.remote import CommandResult
+from firecrest_hub.staging import ObjectStore, Staging, plan_parts
+from firecrest_hub.staging.cluster import job_files, job_script
+from firecrest_hub.staging.commands import (
+    CurlLimits, FetchObject, FetchRanges, PushFile, PushParts, TransferFailed, config_value,
+)
+from firecrest_hub.staging.objectstore import MAX_PARTS, MiB
+
+URL = "http://s3.example.org/bucket/upload/alice/0123/f?X-Amz-Signature=secret"
+
+
+def test_part_plan_covers_the_file_exactly():
+    plan = plan_parts(20 * MiB + 5, 8 * MiB)
+    assert [(p.number, p.offset, p.size) for p in plan] == [
+        (1, 0, 8 * MiB), (2, 8 * MiB, 8 * MiB), (3, 16 * MiB, 4 * MiB + 5)]
+    assert [(p.number, p.size) for p in plan_parts(0, 8 * MiB)] == [(1, 0)]
+    assert len(plan_parts(16 * MiB, 8 * MiB)) == 2
+
+
+def test_part_plan_grows_parts_to_stay_within_the_part_limit():
+    size = 5 * 1024 * 1024 * MiB  # 5 TiB
+    plan = plan_parts(size, 8 * MiB)
+    assert len(plan) <= MAX_PARTS
+    assert plan[0].size % MiB == 0
+    assert sum(part.size for part in plan) == size
+    with pytest.raises(ValueError):
+        plan_parts(size + 1, 8 * MiB)
+
+
+def test_keys_are_per_user_and_unguessable():
+    first = ObjectStore.new_key("upload", "alice", "data.bin")
+    second = ObjectStore.new_key("upload", "alice", "data.bin")
+    assert first != second
+    assert first.startswith("upload/alice/") and first.endswith("/data.bin")
+    assert len(first.split("/")[2]) == 32
+    # A user name that looks like a path cannot reach into another user's prefix.
+    assert ObjectStore.new_key("download", "a/../bob", "x").split("/")[:2] == ["download", "a%2F..%2Fbob"]
+
+
+def test_object_store_settings_are_checked():
+    assert ObjectStore().url_lifetime == 3600
+    for bad in ({"url_lifetime": 8 * 24 * 3600}, {"url_lifetime": 10}, {"part_size": MiB},
+                {"multipart_threshold": 6 * 1024 * MiB}, {"bucket": "Bad_Bucket"}, {"endpoint_url": "s3.local"},
+                {"expiry_days": 0}):
+        with pytest.raises(TraitError):
+            ObjectStore(**bad)
+    assert ObjectStore(endpoint_url="http://127.0.0.1:8333/").endpoint_url == "http://127.0.0.1:8333"
+    assert ObjectStore().lifetime(30 * 24 * 3600) == 7 * 24 * 3600
+
+
+@pytest.mark.parametrize("setting", [{"parallel_streams": 0}, {"parallel_streams": 17}, {"poll_backoff": 0},
+                                     {"job_threshold": 0}, {"outage_grace": -1}])
+def test_staging_settings_are_checked(setting):
+    with pytest.raises(TraitError):
+        _staging_with(**setting)
+
+
+async def test_sweep_deletes_only_downloads_whose_url_expired():
+    class Objects:
+        url_lifetime = 3600
+        deleted: list[str] = []
+
+        async def listing(self, prefix):
+            assert prefix == "download/"
+            # A 1 GiB push may take 2 * (300 s + 1 GiB at 10 MiB/s) = 805 s before its URL is issued.
+            return [("download/a/1/old", 1000, 4300.0), ("download/a/2/fresh", 1000, 100.0),
+                    ("download/a/3/big-but-young", 1024 * MiB, 4300.0)]
+
+        async def delete(self, key):
+            self.deleted.append(key)
+
+    staging = _staging_with(objects=Objects())
+    assert await staging.sweep() == 1
+    assert staging.objects.deleted == ["download/a/1/old"]
+
+
+def _staging_with(objects=None, **settings):
+    """A Staging with nothing real behind it: enough for its settings and its sweep."""
+
+    class Runner:
+        def on_resume(self, kind, work):
+            pass
+
+    class FakeTasks:
+        runner = Runner()
+
+    return Staging(objects, None, None, None, None, FakeTasks(), **settings)
+
+
+def test_curl_commands_keep_urls_out_of_the_argv():
+    limits = CurlLimits(stall_time=30)
+    for command in (FetchObject(URL, "/home/alice/.tmp", limits), PushFile(URL, "/home/alice/f", limits),
+                    PushParts("/home/alice/f", [(1, 0, 5, URL)], limits),
+                    FetchRanges(URL, "/home/alice/.tmp", [(0, 5)], limits)):
+        assert not any("X-Amz-Signature" in word for word in command.argv())
+        assert "X-Amz-Signature=secret" in command.stdin()
+    fetch = FetchObject(URL, "/home/alice/.tmp", limits)
+    assert fetch.argv()[:3] == ["curl", "--config", "-"]
+    assert "--speed-time" in fetch.argv() and "30" in fetch.argv()
+    assert f'url = "{URL}"' in fetch.stdin() and 'output = "/home/alice/.tmp"' in fetch.stdin()
+
+
+def test_curl_config_values_are_quoted():
+    assert config_value('a "b" \\c') == '"a \\"b\\" \\\\c"'
+    push = PushFile(URL, '/home/alice/we"ird\\name', CurlLimits())
+    assert 'upload-file = "/home/alice/we\\"ird\\\\name"' in push.stdin()
+
+
+def test_curl_reads_its_quoted_config(tmp_path):
+    """curl itself reads a path with quotes and backslashes back from the config we write."""
+    source = tmp_path / 'odd "name" \\ here'
+    source.write_bytes(b"payload")
+    target = tmp_path / "copy"
+    fetch = FetchObject(source.as_uri(), str(target), CurlLimits())
+    result = subprocess.run(fetch.argv(), input=fetch.stdin(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == b"payload"
+
+
+def test_curl_failures_say_what_failed():
+    fetch = FetchObject(URL, "/tmp/x", CurlLimits())
+    failed = CommandResult(tuple(fetch.argv()), 7, "", "curl: (7) Failed to connect to 127.0.0.1 port 1\n")
+    with pytest.raises(TransferFailed, match="transfer from the object store to the system failed: curl: .7. Failed"):
+        fetch.parse(failed)
+    assert fetch.parse(CommandResult(tuple(fetch.argv()), 0, "", "")) is None
+    push = PushParts("/tmp/x", [], CurlLimits())
+    with pytest.raises(TransferFailed, match="from the system to the object store"):
+        push.parse(CommandResult(tuple(push.argv()), 1, "", "part 3 failed"))
+
+
+def test_push_parts_script_sends_each_range(tmp_path):
+    """The part pusher, run by bash against file:// URLs: each range lands whole in its own file."""
+    data = bytes(range(256)) * 100
+    source = tmp_path / "source"
+    source.write_bytes(data)
+    parts = [(1, 0, 10000, (tmp_path / "p1").as_uri()), (2, 10000, 10000, (tmp_path / "p2").as_uri()),
+             (3, 20000, 5600, (tmp_path / "p3").as_uri())]
+    command = PushParts(str(source), parts, CurlLimits())
+    result = subprocess.run(command.argv(), input=command.stdin(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert b"".join((tmp_path / f"p{n}").read_bytes() for n in (1, 2, 3)) == data
+
+
+def test_fetch_ranges_fill_one_file_side_by_side(tmp_path):
+    """Two range fetchers, run by bash against a file:// URL, fill their halves of one sparse file."""
+    data = bytes(range(256)) * 100
+    source = tmp_path / "object"
+    source.write_bytes(data)
+    target = tmp_path / "target"
+    target.write_bytes(b"")
+    fetchers = [FetchRanges(source.as_uri(), str(target), ranges, CurlLimits())
+                for ranges in ([(0, 12800)], [(12800, 12800)])]
+    for fetcher in reversed(fetchers):  # the far half first: the file has a hole until the first is done
+        assert not any("object" in word for word in fetcher.argv())
+        result = subprocess.run(fetcher.argv(), input=fetcher.stdin(), capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == data
+    missing = FetchRanges((tmp_path / "gone").as_uri(), str(target), [(0, 10)], CurlLimits())
+    result = subprocess.run(missing.argv(), input=missing.stdin(), capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "the byte range from 0 failed" in result.stderr
+
+
+def test_job_script_feeds_each_command_its_stdin(tmp_path):
+    limits = CurlLimits()
+    commands = [PushParts("/home/alice/f", [(1, 0, 5, URL)], limits),
+                PushParts("/home/alice/f", [(2, 5, 5, URL + "2")], limits)]
+    script = job_script(commands, "abcd")
+    log_file, exit_file = job_files("abcd")
+    assert script.startswith("#!/bin/bash\n#SBATCH --output=/dev/null\n")
+    assert f'exec 2>"$HOME/{log_file}"' in script and f'> "$HOME/{exit_file}"' in script
+    assert script.count(shlex.join(commands[0].argv())) == 2
+    assert script.count(URL) == 2
+    # The script is valid bash.
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+
+@pytest.mark.parametrize("source, name", [
+    ("/home/me/data.bin", "data.bin"), ("data.bin", "data.bin"), ("C:\\Users\\me\\data.bin", "data.bin"),
+    ("/odd/na me$(x)", "na me$(x)"),
+])
+def test_client_file_name(source, name):
+    assert client_file_name(source) == name
+
+
+@pytest.mark.parametrize("source", [None, "", "/home/me/", "a\nb", "x\x00y", "/" + "a" * 5000])
+def test_client_file_name_refuses(source):
+    with pytest.raises(InvalidInput):
+        client_file_name(source)
