@@ -1,0 +1,303 @@
+"""Unit tests of the spawner's option checks, port reports, batch script and progress messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from firecrest_hub.compute import Job, Node, Partition, QueueSnapshot
+from firecrest_hub.compute.slurm_output import parse_key_values
+from firecrest_hub.errors import InvalidInput, SchedulerUnavailable
+from jupyterhub import apihandlers
+from spawner import FirecrestSpawner
+from spawner.options import (
+    KNOWN_OPTIONS, JobOptions, PartitionLimits, choose_system, format_runtime, parse_runtime, validate_options,
+)
+from spawner.port_report import PortRefused, PortReportHandler, parse_port_report
+from spawner.progress import progress_event
+from spawner.spawner import first_node
+
+# What `scontrol -o show partition` / `show node` print on a small cluster with a GPU partition.
+DEBUG = ("PartitionName=debug AllowGroups=ALL AllowAccounts=ALL Default=YES DefaultTime=NONE "
+         "MaxNodes=UNLIMITED MaxTime=1-00:00:00 MaxCPUsPerNode=UNLIMITED Nodes=cn[1-2] State=UP "
+         "TotalCPUs=128 TotalNodes=2 DefMemPerNode=UNLIMITED MaxMemPerNode=UNLIMITED")
+GPU = ("PartitionName=gpu Default=NO MaxNodes=1 MaxTime=04:00:00 MaxCPUsPerNode=16 Nodes=gpu1 State=UP "
+       "TotalCPUs=32 TotalNodes=1 MaxMemPerNode=65536")
+DOWN = "PartitionName=old Default=NO MaxTime=UNLIMITED Nodes=cn1 State=DOWN TotalCPUs=64 TotalNodes=1"
+NODES = [
+    "NodeName=cn1 CPUTot=64 RealMemory=257000 Gres=(null) Partitions=debug,old State=IDLE",
+    "NodeName=cn2 CPUTot=64 RealMemory=257000 Gres=(null) Partitions=debug State=IDLE",
+    "NodeName=gpu1 CPUTot=32 RealMemory=128000 Gres=gpu:a100:4(S:0-1) Partitions=gpu State=MIXED",
+]
+
+
+def partition(line: str) -> Partition:
+    fields = parse_key_values(line)
+    return Partition(name=fields["PartitionName"], state=fields["State"], default=fields["Default"] == "YES",
+                     total_cpus=fields["TotalCPUs"], total_nodes=fields["TotalNodes"], nodes=fields["Nodes"],
+                     max_time=fields["MaxTime"], fields=fields)
+
+
+def node(line: str) -> Node:
+    fields = parse_key_values(line)
+    return Node(name=fields["NodeName"], state=[fields["State"]], partitions=fields["Partitions"].split(","),
+                active_features=[], cpus_total=fields["CPUTot"], cpus_allocated="0",
+                real_memory=fields["RealMemory"], reason="", fields=fields)
+
+
+@pytest.fixture
+def partitions() -> dict[str, PartitionLimits]:
+    nodes = [node(line) for line in NODES]
+    return {p.name: PartitionLimits.from_scheduler(p, nodes) for p in map(partition, (DEBUG, GPU, DOWN))}
+
+
+def check(raw, partitions, **overrides) -> JobOptions:
+    arguments = dict(system="cluster", partitions=partitions, default_partition="debug",
+                     defaults={"nodes": 1, "cpus": 1, "memory": "2G", "gpus": 0, "runtime": "01:00:00"},
+                     settable=KNOWN_OPTIONS, reservations={"course"})
+    return validate_options(raw, **{**arguments, **overrides})
+
+
+def refused(raw, partitions, **overrides) -> str:
+    with pytest.raises(InvalidInput) as caught:
+        check(raw, partitions, **overrides)
+    return caught.value.description
+
+
+def test_partition_limits_come_from_the_partition_and_its_nodes(partitions):
+    debug, gpu, old = partitions["debug"], partitions["gpu"], partitions["old"]
+    assert (debug.max_time, debug.max_nodes, debug.max_cpus, debug.max_memory, debug.max_gpus) == (
+        24 * 60, 2, 64, 257000, 0)
+    assert debug.default and debug.up
+    assert (gpu.max_time, gpu.max_nodes, gpu.max_cpus, gpu.max_memory, gpu.max_gpus) == (240, 1, 16, 65536, 4)
+    assert old.max_time is None and not old.up
+    assert "4 GPUs" in gpu.describe() and "up to 04:00:00" in gpu.describe()
+
+
+def test_defaults_fill_what_is_not_given(partitions):
+    options = check({}, partitions)
+    assert options == JobOptions(system="cluster", partition="debug", nodes=1, cpus=1, memory=2048, gpus=0,
+                                 runtime=60)
+    assert options.time_limit == "01:00:00"
+    assert options.as_user_options()["memory"] == "2G"
+
+
+def test_form_strings_and_json_numbers_are_both_accepted(partitions):
+    from_form = check({"partition": "gpu", "nodes": "1", "cpus": "8", "memory": "16G", "gpus": "2",
+                       "runtime": "2:30:00", "account": "proj1", "reservation": "course"}, partitions)
+    from_api = check({"partition": "gpu", "nodes": 1, "cpus": 8, "memory": 16384, "gpus": 2,
+                      "runtime": 150, "account": "proj1", "reservation": "course"}, partitions)
+    assert from_form == from_api
+    assert (from_form.cpus, from_form.memory, from_form.gpus, from_form.runtime) == (8, 16384, 2, 150)
+
+
+def test_defaults_larger_than_the_partition_are_lowered_to_its_limits(partitions):
+    options = check({"partition": "gpu"}, partitions,
+                    defaults={"cpus": 32, "memory": "100G", "runtime": "1-00:00:00"})
+    assert (options.cpus, options.memory, options.runtime) == (16, 65536, 240)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"partition": "nosuch"}, "unknown partition 'nosuch'"),
+    ({"runtime": "2-00:00:00"}, "runtime 2-00:00:00 is out of range"),
+    ({"partition": "gpu", "runtime": "04:00:01"}, "runtime 04:01:00 is out of range"),
+    ({"cpus": 65}, "cpus 65 is out of range: partition 'debug' allows between 1 and 64"),
+    ({"nodes": 3}, "nodes 3 is out of range"),
+    ({"nodes": 0}, "nodes 0 is out of range"),
+    ({"memory": "300G"}, "memory 300G is out of range"),
+    ({"gpus": 1}, "partition 'debug' has no GPUs"),
+    ({"partition": "gpu", "gpus": 5}, "gpus 5 is out of range"),
+    ({"partition": "old"}, "partition 'old' does not accept jobs"),
+    ({"reservation": "other"}, "there is no reservation 'other'"),
+    ({"cmd": "/bin/sh"}, "unknown option(s): cmd"),
+    ({"partition": "debug", "exec_prefix": "touch /tmp/x", "batch_script": "x"},
+     "unknown option(s): batch_script, exec_prefix"),
+])
+def test_invalid_options_are_refused_with_a_clear_message(partitions, raw, message):
+    assert message in refused(raw, partitions)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("account", "proj; rm -rf ~"), ("account", "$(id)"), ("account", "`id`"), ("account", "a\nb"),
+    ("account", "--uid=0"), ("reservation", "x y"), ("partition", "debug\n#SBATCH --uid=0"),
+    ("cpus", "1; id"), ("cpus", True), ("cpus", 1.5), ("cpus", [1]), ("cpus", "-1"), ("nodes", "0x10"),
+    ("memory", "2G; id"), ("memory", "-5G"), ("memory", True), ("runtime", "1:00\n:00"),
+    ("runtime", "01:00:00 --uid=0"), ("runtime", 1.5), ("partition", 3),
+])
+def test_injection_attempts_and_wrong_types_are_refused(partitions, key, value):
+    refused({key: value}, partitions)
+
+
+def test_options_fixed_by_the_administrator_cannot_be_chosen(partitions):
+    settable = set(KNOWN_OPTIONS) - {"account"}
+    assert "set by the administrator" in refused({"account": "rich"}, partitions, settable=settable)
+    assert check({}, partitions, settable=settable, defaults={"account": "course"}).account == "course"
+
+
+def test_empty_values_mean_the_default(partitions):
+    assert check({"partition": "", "account": None, "runtime": ""}, partitions) == check({}, partitions)
+
+
+def test_system_must_be_a_configured_one():
+    assert choose_system({}, ["cluster", "other"], "cluster") == "cluster"
+    assert choose_system({"system": "other"}, ["cluster", "other"], "cluster") == "other"
+    with pytest.raises(InvalidInput, match="unknown system 'elsewhere'"):
+        choose_system({"system": "elsewhere"}, ["cluster"], "cluster")
+
+
+@pytest.mark.parametrize("text, minutes", [
+    ("30", 30), ("30:30", 31), ("01:00:00", 60), ("10:00:00", 600), ("1-00", 1440), ("1-02:03", 1563),
+    ("2-00:00:00", 2880), ("0:0:59", 1),
+])
+def test_runtime_follows_sbatch_time_syntax(text, minutes):
+    assert parse_runtime(text) == minutes
+
+
+def test_runtime_is_printed_for_sbatch():
+    assert format_runtime(90) == "01:30:00"
+    assert format_runtime(1563) == "1-02:03:00"
+
+
+@pytest.mark.parametrize("body, accepted", [
+    ({"port": 8888}, True),
+    ({"port": 1234, "exec_prefix": "touch /tmp/x"}, False),
+    ({"port": 1234, "host": "10.0.0.1"}, False),
+    ({"exec_prefix": "touch /tmp/x"}, False),
+    ({"port": "8888"}, False), ({"port": True}, False), ({"port": 0}, False), ({"port": 70000}, False),
+    ({"port": 88.5}, False), ([8888], False), (None, False), ({}, False),
+])
+def test_a_port_report_is_exactly_one_integer_port(body, accepted):
+    if accepted:
+        assert parse_port_report(body) == body["port"]
+    else:
+        with pytest.raises(ValueError):
+            parse_port_report(body)
+
+
+def test_batchspawners_handler_is_replaced_by_ours():
+    routes = [route for route in apihandlers.default_handlers if route[0] == r"/api/batchspawner"]
+    assert routes == [(r"/api/batchspawner", PortReportHandler)]
+
+
+def test_a_spawner_takes_a_port_only_while_it_waits_for_one():
+    spawner = FirecrestSpawner()
+    with pytest.raises(PortRefused):
+        spawner.receive_port(8888)
+    spawner._awaiting_port = True
+    spawner.receive_port(8888)
+    assert spawner.port == 8888
+    with pytest.raises(PortRefused):
+        spawner.receive_port(9999)
+    assert spawner.port == 8888
+
+
+@pytest.mark.parametrize("nodelist, first", [
+    ("localhost", "localhost"), ("nid[001-004,010]", "nid001"), ("cn5,cn7", "cn5"),
+    ("gpu[3,5]-ib", "gpu3-ib"), ("nid[010-011],gpu1", "nid010"),
+])
+def test_the_server_runs_on_the_first_node(nodelist, first):
+    assert first_node(nodelist) == first
+
+
+def test_the_batch_script_holds_validated_options_and_quoted_values():
+    spawner = FirecrestSpawner(notebook_env="/opt/nb", req_prologue="module load python")
+    spawner.job_environment = lambda: {"JUPYTERHUB_API_TOKEN": "t0k", "HOSTILE": "x'; touch /tmp/pwned; '$(id)"}
+    options = JobOptions(system="cluster", partition="gpu", nodes=1, cpus=8, memory=16384, gpus=2, runtime=150)
+    script = spawner.render_batch_script(options)
+    assert script.startswith("#!/bin/bash\n#SBATCH ")
+    for directive in ("--cpus-per-task=8", "--mem=16384M", "--gres=gpu:2", "--output=.firecrest-hub/notebook-%j.log"):
+        assert f"#SBATCH {directive}\n" in script
+    assert "export PATH=/opt/nb/bin:" in script
+    assert "export HOSTILE='x'\"'\"'; touch /tmp/pwned; '\"'\"'$(id)'\n" in script
+    assert "module load python\n/opt/nb/bin/firecrest-singleuser /opt/nb/bin/jupyterhub-singleuser" in script
+    assert "JPY_API_TOKEN" not in script
+
+
+def test_secrets_of_the_hub_are_not_exported(monkeypatch):
+    monkeypatch.setenv("CONFIGPROXY_AUTH_TOKEN", "proxy-secret")
+    monkeypatch.setenv("JPY_COOKIE_SECRET", "cookie-secret")
+    spawner = FirecrestSpawner()
+    spawner.get_env = lambda: {"JUPYTERHUB_API_TOKEN": "t", "JPY_API_TOKEN": "t", "JUPYTERHUB_USER": "alice"}
+    assert spawner.job_environment() == {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_USER": "alice"}
+
+
+def job(state: str, reason: str = "None", nodelist: str = "") -> Job:
+    return Job(jobid="42", name="jupyterhub-notebook", user="alice", account="", partition="debug", state=state,
+               reason=reason, nodes="1", nodelist=nodelist, submit_time="", start_time="", time="0:00",
+               time_limit="1:00:00", time_left="1:00:00", work_dir="", job_file="", job_file_out="",
+               job_file_err="")
+
+
+def test_progress_tells_where_the_job_is():
+    spawner = FirecrestSpawner()
+    spawner.job_options = JobOptions(system="cluster", partition="debug", nodes=1, cpus=2, memory=4096, gpus=0,
+                                     runtime=60)
+    assert "Submitting your notebook job to cluster: partition debug, 2 CPUs, 4G" in progress_event(spawner)["message"]
+    spawner.job_id = "42"
+    spawner.job = job("PENDING", "Resources")
+    assert progress_event(spawner)["message"] == (
+        "Job 42 is queued in partition debug: it waits for free CPUs or memory (Slurm: Resources)")
+    spawner.job = job("PENDING", "QOSGrpNodeLimit")
+    assert progress_event(spawner)["message"] == "Job 42 is queued in partition debug: Slurm: QOSGrpNodeLimit"
+    spawner.job = job("RUNNING", nodelist="cn5")
+    assert "starting on node cn5" in progress_event(spawner)["message"]
+    spawner.port = 8888
+    assert progress_event(spawner)["message"] == (
+        "JupyterLab is starting on node cn5, port 8888; waiting for it to answer")
+    spawner.job = job("PENDING")  # the port came before a queue read showed the job running
+    assert progress_event(spawner)["message"] == "JupyterLab is starting on port 8888; waiting for it to answer"
+    spawner.scheduler_problem = "the Slurm controller does not answer"
+    assert "retrying" in progress_event(spawner)["message"]
+
+
+class FakeCache:
+    """The shared job-state cache as poll() sees it: a snapshot, or the error of a failed read."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    async def snapshot(self):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def polling_spawner(cache: FakeCache) -> FirecrestSpawner:
+    class PollingSpawner(FirecrestSpawner):
+        backend = SimpleNamespace(scheduler=SimpleNamespace(job_cache=lambda system: cache))
+
+        def session(self, system_name=None):
+            return SimpleNamespace(system="cluster", account="alice")
+
+    spawner = PollingSpawner()
+    spawner.load_state({"job_id": "42", "job_system": "cluster"})
+    return spawner
+
+
+async def test_poll_keeps_a_running_server_through_scheduler_errors():
+    cache = FakeCache(QueueSnapshot((job("RUNNING", nodelist="cn5"),), time.monotonic()))
+    spawner = polling_spawner(cache)
+    assert await spawner.poll() is None
+    cache.answer = SchedulerUnavailable("the Slurm controller does not answer")
+    assert await spawner.poll() is None
+    assert spawner.job_id == "42" and spawner.scheduler_problem
+    cache.answer = QueueSnapshot((), time.monotonic())
+    assert await spawner.poll() == 1
+    assert spawner.job_id == ""
+
+
+async def test_a_job_not_yet_listed_is_not_taken_for_gone():
+    spawner = polling_spawner(FakeCache(QueueSnapshot((), time.monotonic())))
+    spawner._submitted_at = time.monotonic()
+    assert await spawner.poll() is None
+    spawner._submitted_at = time.monotonic() - 60
+    assert await spawner.poll() == 1
+
+
+async def test_another_users_job_is_not_ours():
+    bobs = dataclasses.replace(job("RUNNING"), user="bob")
+    spawner = polling_spawner(FakeCache(QueueSnapshot((bobs,), time.monotonic())))
+    assert await spawner.poll() == 1
