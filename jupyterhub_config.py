@@ -33,6 +33,24 @@ c.Systems.systems = [
 c.CertificateAuthority.ca_key_file = str(demo / "ca" / "user_ca")
 c.CertificateAuthority.certificate_lifetime = 300
 c.ConnectionPool.max_channels = 64  # the dev sshd allows MaxSessions 100
+c.JobStateCache.interval = 2  # one squeue for everyone every 2 s: fresh job states, light load
+
+# --- asynchronous tasks: SQLite for one service process; a PostgreSQL URL for several replicas ----
+c.TaskStore.db_url = f"sqlite:///{demo / 'firecrest-tasks.sqlite'}"
+c.StatusProbes.s3_endpoint = "http://127.0.0.1:8333"  # the dev cluster's SeaweedFS S3 (status/services)
+
+# --- staging through S3: the dev cluster's SeaweedFS, its credentials written by devcluster/cluster.sh ---
+# A real deployment sets ObjectStore.endpoint_url, access_key and secret_key (or $AWS_ACCESS_KEY_ID and
+# $AWS_SECRET_ACCESS_KEY), and maybe public_endpoint_url, bucket, url_lifetime, part_size.
+s3_credentials = demo / "s3" / "credentials.env"
+if s3_credentials.exists():
+    s3 = dict(line.split("=", 1) for line in s3_credentials.read_text().split() if "=" in line)
+    c.ObjectStore.endpoint_url = s3.get("S3_ENDPOINT", "http://127.0.0.1:8333")
+    c.ObjectStore.access_key = s3.get("S3_ACCESS_KEY", "")
+    c.ObjectStore.secret_key = s3.get("S3_SECRET_KEY", "")
+# Small parts and threshold, so that tests cover multipart transfers with small files.
+c.ObjectStore.part_size = 8 * 1024 * 1024
+c.ObjectStore.multipart_threshold = 16 * 1024 * 1024
 
 # --- the hub --------------------------------------------------------------------------------------
 c.JupyterHub.ip = "127.0.0.1"
@@ -71,3 +89,20 @@ admin_token_file = demo / "admin.token"
 if admin_token_file.exists():
     c.JupyterHub.services.append({"name": "demo-admin", "api_token": admin_token_file.read_text().strip()})
     c.JupyterHub.load_roles.append({"name": "admin", "services": ["demo-admin"]})
+
+# --- the spawner: each notebook server is a Slurm job of its user, through the same compute layer ---
+c.JupyterHub.spawner_class = "firecrest"
+# Notebook servers are Slurm jobs with their own lifetime: a hub restart leaves them running and finds
+# them again (the job id is in the spawner state).
+c.JupyterHub.cleanup_servers = False
+c.FirecrestSpawner.notebook_env = os.environ.get("FIRECREST_NOTEBOOK_ENV", "/opt/firecrest-hub/notebook")
+c.FirecrestSpawner.default_url = "/lab"
+# The dev cluster's one node is `localhost`; the server listens on loopback only, and the proxy must
+# not resolve the name to ::1.
+c.FirecrestSpawner.ip = "127.0.0.1"
+c.FirecrestSpawner.node_addresses = {"localhost": "127.0.0.1"}
+c.FirecrestSpawner.option_defaults = {"nodes": 1, "cpus": 1, "memory": "1G", "gpus": 0, "runtime": "01:00:00"}
+c.FirecrestSpawner.poll_interval = 10
+# start_timeout covers the time queued in Slurm; http_timeout the JupyterLab start once it runs.
+c.FirecrestSpawner.start_timeout = 300
+c.FirecrestSpawner.http_timeout = 60

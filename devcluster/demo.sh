@@ -28,6 +28,13 @@ install_proxy() {
   npm install -g --silent configurable-http-proxy >/dev/null
 }
 
+# Chromium for the browser tests (Playwright drives Debian's build: `playwright install` cannot
+# download browsers here).
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  say "installing chromium (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
 
 ensure_admin_token() {
   [ -s "$demo/admin.token" ] && return
@@ -54,6 +61,8 @@ start() {
   mkdir -p "$demo/hub" "$demo/logs" "$demo/pids"
   install_python_packages
   install_proxy
+  install_chromium
+  PYTHON="$python" bash "$root/devcluster/notebook-env.sh"
   ensure_admin_token
   if ! alive "$demo/pids/hub.pid"; then
     say "starting JupyterHub on $hub_url"

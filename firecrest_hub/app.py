@@ -8,19 +8,25 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado.web import Application as WebApplication
-from traitlets import Integer, Unicode, default
+from traitlets import Integer, TraitError, Unicode, default, validate
 from traitlets.config import Application
 
 from . import __version__, api
+from .compute import SlurmScheduler
 from .config import Systems
 from .delegation import CertificateAuthority
 from .identity import AccountMapper
+from .jobs import JobEventPublisher, JobTasks
 from .remote import ConnectionPool
+from .staging import ObjectStore, Staging
+from .status import StatusProbes
+from .tasks import Tasks
 
 
 class FirecrestService(Application):
@@ -49,6 +55,18 @@ class FirecrestService(Application):
         help="Largest upload or download carried by the service itself; larger data goes through staging.",
     ).tag(config=True)
 
+    max_listing_entries = Integer(
+        100_000,
+        help="""Most entries one file listing (utilities/ls, recursive ones included) may return; a larger
+        listing is refused with 413 instead of filling the service's memory.""",
+    ).tag(config=True)
+
+    @validate("max_listing_entries")
+    def _validate_max_listing_entries(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError("max_listing_entries must be at least 1")
+        return proposal["value"]
+
     cookie_secret = Unicode(
         help="""Secret for the service's OAuth state cookies. Set the same value on every replica;
         by default a random one per process (browsers then log in again after a restart).""",
@@ -73,6 +91,16 @@ class FirecrestService(Application):
         self.accounts = AccountMapper(parent=self)
         self.authority = CertificateAuthority(parent=self)
         self.pool = ConnectionPool(self.authority, parent=self)
+        self.tasks = Tasks(self, url_prefix=url_path_join(self.base_url, "api/v1"))
+        self.scheduler = SlurmScheduler(self.pool, parent=self)
+        # Registers the resume handlers of its task kinds before the runner opens and resumes tasks.
+        self.job_tasks = JobTasks(self, parent=self)
+        self.objects = ObjectStore(parent=self)
+        self.staging = Staging(self.objects, self.systems, self.accounts, self.pool, self.scheduler, self.tasks,
+                               parent=self)
+        self.job_events = JobEventPublisher(self.scheduler, self.systems, self.accounts, self.tasks.events,
+                                            parent=self)
+        self.health = StatusProbes(self.systems.all(), self.pool, self.authority, self.tasks.store, parent=self)
         self.hub_auth = HubOAuth(parent=self)
         self.web_app = WebApplication(
             self.routes(),
@@ -89,12 +117,28 @@ class FirecrestService(Application):
         ]
 
     async def serve(self) -> None:
+        await self.objects.open()
+        await self.tasks.open()
+        self.health.start()
+        self.job_events.start()
+        self.staging.start()
         url = urlparse(self.bind_url)
         self.web_app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
         self.log.info("firecrest-hub %s listening on %s%s", __version__, self.bind_url, self.base_url)
+        # The hub stops a managed service with SIGTERM: shut down cleanly, so leases on running
+        # tasks are released and the next process takes them over at once.
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
         try:
-            await asyncio.Event().wait()
+            await stopping.wait()
         finally:
+            await self.health.stop()
+            await self.job_events.stop()
+            await self.staging.stop()
+            await self.tasks.close()
+            await self.objects.close()
             await self.pool.close()
 
     def start(self):

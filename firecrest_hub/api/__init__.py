@@ -1,8 +1,8 @@
 """The FirecREST v1 compatible REST API; each module lists its routes next to its handlers."""
 
-from . import status
+from . import compute, docs, status, storage_external, storage_internal, tasks, utilities
 
-AREAS = [status]
+AREAS = [status, tasks, utilities, compute, storage_internal, storage_external, docs]
 
 
 def routes(prefix: str) -> list:

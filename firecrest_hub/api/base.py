@@ -34,6 +34,7 @@ ERROR_STATUS: list[tuple[type[errors.FirecrestError], int, str | None]] = [
     (errors.SubmissionRejected, 400, "X-Sbatch-Error"),
     (errors.ClusterUnreachable, 424, "X-Machine-Not-Available"),
     (errors.SchedulerUnavailable, 503, "X-Machine-Not-Available"),
+    (errors.DependencyUnavailable, 503, None),
     (errors.CommandFailed, 400, "X-Error"),
 ]
 
@@ -139,6 +140,7 @@ class APIHandler(HubOAuthenticated, RequestHandler):
         else:
             description, header, error = self._reason, None, None
         if header:
-            self.set_header(header, description)
+            # v1 clients read the header; HTTP headers carry only printable ASCII.
+            self.set_header(header, description.encode("ascii", "backslashreplace").decode().replace("\n", " "))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"description": description, "error": error or self._reason}))

@@ -1,0 +1,98 @@
+"""storage/xfer-internal: v1's internal transfers (rsync, cp, mv, rm, compress, extract) as Slurm jobs on the
+system's transfer partition, run as the caller's own account.
+
+Parameters as v1 (form fields): sourcePath (not for rm), targetPath, jobName, time, stageOutJobId, account,
+plus dereference (compress) and extension (extract). Every path passes the system's PathPolicy; the
+answer is 201 with a task, which finishes (200) once the transfer job is submitted, its `data` v1's
+submission result (jobid, job_file, job_file_out, job_file_err...), the task's `system` the system that
+runs it. Whether the transfer itself succeeded is the job's state (GET compute/jobs, compute/acct), as
+in v1: pyfirecrest's compress()/extract() poll the job and read its error file.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidInput
+from ..filesystem.commands import Compress, Copy, Extract, Move, RemoveTree
+from ..remote import RemoteCommand
+from ..transfers import DEFAULT_TIME_LIMIT, SCRIPT_NAME, Rsync, Transfer
+from .compute import exact_argument
+from .utilities import UtilitiesHandler
+
+
+class TransferHandler(UtilitiesHandler):
+    operation = ""
+
+    def argument(self, name: str) -> str | None:
+        return exact_argument(self, name)
+
+    def command(self) -> RemoteCommand:
+        raise NotImplementedError
+
+    async def post(self):
+        system = self.system()
+        if not system.transfer_partition:
+            raise InvalidInput(f"system {system.name!r} has no transfer partition; internal transfers are off")
+        transfer = Transfer(
+            self.operation, self.command(), name=self.argument("jobName") or None,
+            time_limit=self.argument("time") or DEFAULT_TIME_LIMIT,
+            stage_out_job=self.argument("stageOutJobId") or None, account=self.argument("account") or None,
+        )
+        request = transfer.request(system.transfer_partition)
+        task = await self.service.job_tasks.submit_script(self.username, self.session(system), SCRIPT_NAME, request)
+        self.write_json(task.creation_json(), 201)
+
+
+class RsyncHandler(TransferHandler):
+    operation = "rsync"
+
+    def command(self):
+        source = self.path("sourcePath")
+        # For rsync a trailing slash means "the directory's contents", which the normalized path dropped.
+        if self.argument("sourcePath").endswith("/") and source != "/":
+            source += "/"
+        return Rsync(source, self.path("targetPath"))
+
+
+class CopyHandler(TransferHandler):
+    operation = "cp"
+
+    def command(self):
+        return Copy(self.path("sourcePath"), self.path("targetPath"))
+
+
+class MoveHandler(TransferHandler):
+    operation = "mv"
+
+    def command(self):
+        return Move(self.paths.check_removable(self.argument("sourcePath"), "sourcePath"), self.path("targetPath"))
+
+
+class RemoveHandler(TransferHandler):
+    operation = "rm"
+
+    def command(self):
+        return RemoveTree(self.paths.check_removable(self.argument("targetPath"), "targetPath"))
+
+
+class CompressHandler(TransferHandler):
+    operation = "compress"
+
+    def command(self):
+        return Compress(self.path("sourcePath"), self.path("targetPath"), self.flag("dereference"))
+
+
+class ExtractHandler(TransferHandler):
+    operation = "extract"
+
+    def command(self):
+        return Extract(self.path("sourcePath"), self.path("targetPath"), self.argument("extension"))
+
+
+routes = [
+    (r"/storage/xfer-internal/rsync", RsyncHandler),
+    (r"/storage/xfer-internal/cp", CopyHandler),
+    (r"/storage/xfer-internal/mv", MoveHandler),
+    (r"/storage/xfer-internal/rm", RemoveHandler),
+    (r"/storage/xfer-internal/compress", CompressHandler),
+    (r"/storage/xfer-internal/extract", ExtractHandler),
+]

@@ -1,0 +1,92 @@
+"""Restart-safe submission: a batch script on the system, submitted once, and its job found again by a marker.
+
+Every job the service submits carries `--comment=firecrest-task:<task id>`. A submission task remembers,
+in the task store, that sbatch is about to run before it runs it; a task resumed after a restart then
+knows whether sbatch may have run, and if so asks squeue (as the user) for the job carrying its marker
+instead of submitting a second one. squeue lists ended jobs for slurmctld's MinJobAge (300 s by default),
+well beyond the time a resumed task takes to come back.
+
+Uploaded scripts, like v1's, are written to a directory of their own on the system (the submission's
+working directory), so that a job's relative output paths never collide with another submission's.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import secrets
+import stat
+
+from ..compute import JobRequest
+from ..compute.slurm_commands import SubmitBatchJob
+from ..compute.slurm_output import raise_for_slurm, random_delimiter, split_records
+from ..errors import InvalidPath
+from ..filesystem import PathPolicy, sftp_ops
+from ..remote import CommandResult, RemoteCommand, RemoteSession
+
+MARKER_PREFIX = "firecrest-task:"
+
+
+def marker_of(task_id: str) -> str:
+    return MARKER_PREFIX + task_id
+
+
+class MarkedBatchJob(SubmitBatchJob):
+    """sbatch with the submitting task's marker as the job's comment.
+
+    No partition is added: a script's own `#SBATCH --partition`, else the request's, else Slurm's default
+    applies, as in v1.
+    """
+
+    def __init__(self, request: JobRequest, marker: str, **kwargs):
+        super().__init__(request, None, **kwargs)
+        self.marker = marker
+
+    def argv(self) -> list[str]:
+        argv = super().argv()
+        options_start = argv.index("--parsable") + 1
+        return [*argv[:options_start], f"--comment={self.marker}", *argv[options_start:]]
+
+
+class FindMarkedJobs(RemoteCommand):
+    """The ids of the account's jobs whose comment is `marker` (the ids sbatch printed for them)."""
+
+    def __init__(self, account: str, marker: str, timeout: float | None = None):
+        self.account, self.marker, self.timeout = account, marker, timeout
+        self.delimiter = random_delimiter()
+
+    def argv(self) -> list[str]:
+        return ["squeue", f"--user={self.account}", "--states=all", "--noheader",
+                f"--Format=JobArrayID:0{self.delimiter},Comment:0"]
+
+    def parse(self, result: CommandResult) -> list[str]:
+        raise_for_slurm(result)
+        # The elements of an array job ("123_4") all carry the marker of the one sbatch that made them.
+        return sorted({jobid.partition("_")[0] for jobid, comment in split_records(result.stdout, self.delimiter, 2)
+                       if comment == self.marker}, key=int)
+
+
+async def stage_script(session: RemoteSession, directory: str, file_name: str, content: bytes) -> str:
+    """Write a batch script to a new directory of its own under `directory` (relative to the account's
+    home, or absolute) as the session's account; returns the script's path."""
+    timeout = session.pool.command_timeout
+    sftp = await session.sftp()
+    async with sftp_ops.guarded(directory, timeout):
+        base = directory if directory.startswith("/") else posixpath.join(await sftp.realpath("."), directory)
+    submission_directory = posixpath.join(base, secrets.token_hex(8))
+    # The name is checked (a plain file name) before anything is created.
+    script_path = PathPolicy((submission_directory,)).join(submission_directory, file_name, "script file name")
+    async with sftp_ops.guarded(submission_directory, timeout):
+        await sftp_ops.make_directory(sftp, submission_directory, parents=True)
+        # A script may hold secrets; its directory is the account's alone.
+        await sftp.chmod(submission_directory, 0o700)
+    await sftp_ops.write_file(sftp, script_path, content, timeout)
+    return script_path
+
+
+async def check_script_file(session: RemoteSession, path: str) -> None:
+    """A clear error before anything is submitted when `path` is not a regular file the account can see."""
+    sftp = await session.sftp()
+    async with sftp_ops.guarded(path, session.pool.command_timeout):
+        attrs = await sftp.stat(path)
+    if not stat.S_ISREG(attrs.permissions or 0):
+        raise InvalidPath(f"{path!a} is not a regular file")

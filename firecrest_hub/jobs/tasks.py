@@ -1,0 +1,213 @@
+"""The tasks behind the v1 compute and xfer-internal endpoints: started by the handlers, resumed after a restart.
+
+    task = await service.job_tasks.start(user, system, "jobs", {"jobids": ["42"]})      # a query
+    task = await service.job_tasks.submit_script(user, session, "script.sh", request)   # an upload
+    task = await service.job_tasks.submit_path(user, session, request)                  # a script on the system
+
+Each kind of task is one method that reads everything it needs from the task's params, so the method is
+also its resume handler: queries and cancellations are simply run again after a restart. A submission
+is the exception; it resumes by its marker (submission.py) and never submits twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import posixpath
+import time
+
+from traitlets import Float, Integer, TraitError, Unicode, validate
+from traitlets.config import Configurable
+
+from ..compute import JobRequest
+from ..config import System
+from ..errors import FirecrestError, InvalidInput, SubmissionRejected
+from ..remote import RemoteSession
+from ..tasks import Task, TaskHandle
+from .outputs import read_tail
+from .submission import FindMarkedJobs, MarkedBatchJob, marker_of, stage_script
+from .views import (
+    NO_STDERR_FILE, NO_STDOUT_FILE, accounting_record, job_record, node_record, page, partition_record,
+    reservation_record,
+)
+
+# The task service v1 recorded for compute tasks, internal transfers included (they were compute jobs).
+SERVICE = "compute"
+
+
+class JobTasks(Configurable):
+    script_directory = Unicode(
+        "firecrest",
+        help="""Where uploaded job scripts and the scripts of internal transfers are written, one new
+        sub-directory per submission (its working directory, where relative output files land). Relative
+        to the account's home directory, or absolute.""",
+    ).tag(config=True)
+
+    output_tail_bytes = Integer(
+        1000,
+        help="How much of the end of a job's output and error files GET compute/jobs shows (v1: 1000 bytes).",
+    ).tag(config=True)
+
+    submission_settle_time = Float(
+        30,
+        help="""Seconds after a submission's sbatch started during which a submission resumed after a
+        restart waits for the job to appear in the queue before it concludes that sbatch never submitted
+        it. Keep it above the time sbatch can take.""",
+    ).tag(config=True)
+
+    @validate("output_tail_bytes")
+    def _validate_tail(self, proposal):
+        if proposal["value"] < 0:
+            raise TraitError("JobTasks.output_tail_bytes must not be negative")
+        return proposal["value"]
+
+    @validate("script_directory")
+    def _validate_script_directory(self, proposal):
+        value = proposal["value"]
+        if not value or "\x00" in value or ".." in value.split("/"):
+            raise TraitError("JobTasks.script_directory must be a path without '..'")
+        return value
+
+    def __init__(self, service, **kwargs):
+        super().__init__(**kwargs)
+        self.service = service
+        self._work = {
+            "submit": self._submit, "jobs": self._list_jobs, "job": self._show_job, "cancel": self._cancel,
+            "acct": self._accounting, "nodes": self._nodes, "partitions": self._partitions,
+            "reservations": self._reservations,
+        }
+        for kind, work in self._work.items():
+            service.tasks.runner.on_resume(kind, self._resume_submit if kind == "submit" else work)
+
+    @property
+    def scheduler(self):
+        return self.service.scheduler
+
+    # ---- starting ----------------------------------------------------------------------------------
+
+    async def start(self, user: str, system: System, kind: str, params: dict) -> Task:
+        return await self.service.tasks.runner.start(user, SERVICE, system.name, self._work[kind], kind=kind,
+                                                     params=params)
+
+    async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest) -> Task:
+        """Submit `request.script` from a file of its own on the system (v1's upload)."""
+        script_path = await stage_script(session, self.script_directory, file_name, request.script.encode())
+        staged = dataclasses.replace(request, script=None, script_path=script_path,
+                                     workdir=posixpath.dirname(script_path))
+        return await self.submit_path(user, session, staged)
+
+    async def submit_path(self, user: str, session: RemoteSession, request: JobRequest) -> Task:
+        """Submit the script at `request.script_path`, which must be on the system already."""
+        params = {name: value for name, value in dataclasses.asdict(request).items() if value not in (None, {})}
+        return await self.start(user, session.system, "submit", {"request": params})
+
+    # ---- submissions ---------------------------------------------------------------------------------
+
+    async def _submit(self, handle: TaskHandle) -> dict:
+        session = self._session(handle)
+        request = JobRequest(**handle.params["request"])
+        # Written before sbatch runs: a resumed task that finds it knows sbatch may have submitted a job.
+        await handle.remember(sbatch_started_at=time.time())
+        submitted_at = time.monotonic()
+        command = MarkedBatchJob(request, marker_of(handle.id), timeout=self.scheduler.command_timeout)
+        jobid = await session.execute(command)
+        return await self._submitted(session, jobid, request.script_path, submitted_at)
+
+    async def _resume_submit(self, handle: TaskHandle) -> dict:
+        started_at = handle.params.get("sbatch_started_at")
+        if started_at is None:
+            return await self._submit(handle)  # sbatch never ran
+        session = self._session(handle)
+        marker = marker_of(handle.id)
+        while True:
+            jobids = await session.execute(FindMarkedJobs(session.account, marker, self.scheduler.command_timeout))
+            if jobids:
+                return await self._submitted(session, jobids[0], handle.params["request"]["script_path"],
+                                             time.monotonic())
+            if time.time() > started_at + self.submission_settle_time:
+                raise SubmissionRejected(
+                    f"the service restarted while submitting this job, and no job in the queue carries this "
+                    f"submission's marker ({marker}): the job was not submitted; submit it again")
+            await asyncio.sleep(1)
+
+    async def _submitted(self, session: RemoteSession, jobid: str, script_path: str, submitted_at: float) -> dict:
+        """v1's result of a submission: the job id and the job's files, as the scheduler reports them.
+
+        It waits for a queue snapshot taken after the submission (at most one cache interval): the job's
+        files are read from it, and every later GET compute/jobs then shows the job. Clients take a job
+        missing from the queue for a finished one (pyfirecrest's compress() and extract() do).
+        """
+        cache = self.scheduler.job_cache(session.system)
+        record = {}
+        try:
+            async with asyncio.timeout(cache.interval + self.scheduler.command_timeout):
+                record = job_record(await self.scheduler.job(session, jobid, newer_than=submitted_at))
+        except (FirecrestError, TimeoutError):
+            pass  # submitted all the same; only where its output goes is unknown
+        return {
+            "result": "Job submitted",
+            "jobid": int(jobid),
+            "job_file": record.get("job_file", script_path),
+            "job_file_out": record.get("job_file_out", NO_STDOUT_FILE),
+            "job_file_err": record.get("job_file_err", NO_STDERR_FILE),
+            "job_data_out": "",
+            "job_data_err": "",
+        }
+
+    # ---- queries and cancellation --------------------------------------------------------------------
+
+    async def _list_jobs(self, handle: TaskHandle) -> dict:
+        params = handle.params
+        session = self._session(handle)
+        jobs = await self.scheduler.jobs(session, jobids=params.get("jobids"))
+        jobs = page(jobs, params.get("page_size"), params.get("page_number"))
+        return {str(index): record for index, record in enumerate(await self._with_output(session, jobs))}
+
+    async def _show_job(self, handle: TaskHandle) -> dict:
+        session = self._session(handle)
+        job = await self.scheduler.job(session, handle.params["jobid"])
+        return {"0": (await self._with_output(session, [job]))[0]}
+
+    async def _with_output(self, session: RemoteSession, jobs) -> list[dict]:
+        records = [job_record(job) for job in jobs]
+        paths = sorted({record[key] for record in records for key in ("job_file_out", "job_file_err")})
+        tails = await asyncio.gather(*(read_tail(session, path, self.output_tail_bytes) for path in paths))
+        tail_of = dict(zip(paths, tails, strict=True))
+        for record in records:
+            record["job_data_out"] = tail_of[record["job_file_out"]]
+            record["job_data_err"] = tail_of[record["job_file_err"]]
+        return records
+
+    async def _cancel(self, handle: TaskHandle) -> str:
+        jobid = handle.params["jobid"]
+        await self.scheduler.cancel(self._session(handle), jobid)
+        return f"job {jobid} cancelled"
+
+    async def _accounting(self, handle: TaskHandle):
+        params = handle.params
+        records = await self.scheduler.accounting(
+            self._session(handle), start_time=params.get("start_time"), end_time=params.get("end_time"),
+            jobids=params.get("jobids"))
+        records = page([accounting_record(record) for record in records], params.get("page_size"),
+                       params.get("page_number"))
+        return records or {}  # v1 answered an empty result with an empty object, and pyfirecrest expects it
+
+    async def _nodes(self, handle: TaskHandle) -> list[dict]:
+        nodes = await self.scheduler.nodes(self._session(handle), handle.params.get("names"))
+        return [node_record(node) for node in nodes]
+
+    async def _partitions(self, handle: TaskHandle) -> list[dict]:
+        partitions = await self.scheduler.partitions(self._session(handle), handle.params.get("names"))
+        return [partition_record(partition) for partition in partitions]
+
+    async def _reservations(self, handle: TaskHandle) -> list[dict]:
+        reservations = await self.scheduler.reservations(self._session(handle), handle.params.get("names"))
+        return [reservation_record(reservation) for reservation in reservations]
+
+    def _session(self, handle: TaskHandle) -> RemoteSession:
+        """The task owner's session on the task's system, as their own cluster account."""
+        system = self.service.systems.get(handle.system)
+        if system is None:
+            raise InvalidInput(f"system {handle.system!r} is no longer configured")
+        account = self.service.accounts.account_for(handle.user, system.name)
+        return self.service.pool.session(system, account, handle.user)

@@ -1,0 +1,159 @@
+"""Submissions and internal transfers survive a restart of the service: never stuck in progress, never
+submitted twice.
+
+End to end: three tasks are started (an uploaded script, a script on the system, an internal copy) and
+the service process is killed the moment their 201s have arrived, gracefully (SIGTERM, as the hub stops
+it) and abruptly (SIGKILL, a crash: the next process takes the tasks over when their lease lapses). The
+hub starts the service again; every task must then end with 200 and the one job that carries its marker,
+or with 400 and a clear reason and no such job.
+
+In process: the resume handler's three cases, each made to happen for sure: sbatch never started
+(submit now), sbatch started and made a job (report that job), sbatch started and made none (fail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+import requests
+from traitlets.config import Config
+
+from compute_support import MACHINE, call, created, finished_task, marked_jobs, read
+from conftest import API_URL
+from firecrest_hub.compute import JobRequest, SlurmScheduler
+from firecrest_hub.config import Systems
+from firecrest_hub.errors import SubmissionRejected
+from firecrest_hub.identity import AccountMapper
+from firecrest_hub.jobs import JobTasks
+from firecrest_hub.jobs.submission import MarkedBatchJob, marker_of
+
+pytestmark = pytest.mark.cluster
+
+SERVICE_COMMAND = "firecrest_hub --config"
+
+
+@pytest.fixture
+async def work(alice):
+    path = f"/home/alice/fc-restart-{uuid.uuid4().hex[:10]}"
+    script = 'mkdir -p -- "$1" && printf "data" > "$1/f.txt" && printf "#!/bin/bash\\necho path-job\\n" > "$1/run.sh"'
+    setup = await alice.run(["bash", "-c", script, "x", path])
+    assert setup.ok, setup.stderr
+    yield path
+    await alice.run(["rm", "-rf", "--", path])
+
+
+def service_pids() -> list[str]:
+    return subprocess.run(["pgrep", "-f", SERVICE_COMMAND], capture_output=True, text=True, check=False).stdout.split()
+
+
+def service_pid() -> int:
+    found = service_pids()
+    assert len(found) == 1, f"expected one service process, found {found}"
+    return int(found[0])
+
+
+async def restarted(old_pid: int, timeout: float = 120) -> None:
+    """Wait until the hub has started a new service process and it answers again (401 without a token)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = service_pids()
+        if pids and str(old_pid) not in pids:
+            try:
+                if requests.get(f"{API_URL}/status/parameters", timeout=5).status_code == 401:
+                    return
+            except requests.ConnectionError:
+                pass
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the service did not come back within {timeout} s")
+
+
+def start_tasks(token: str, work: str) -> dict[str, str]:
+    """Start the three tasks at once; their ids, once all three 201s have arrived."""
+    requests_by_kind = {
+        "upload": lambda: call("POST", "compute/jobs/upload", token,
+                               files={"file": ("up.sh", b"#!/bin/bash\necho upload-job\n")}),
+        "path": lambda: call("POST", "compute/jobs/path", token, data={"targetPath": f"{work}/run.sh"}),
+        "transfer": lambda: call("POST", "storage/xfer-internal/cp", token,
+                                 data={"sourcePath": f"{work}/f.txt", "targetPath": f"{work}/copy.txt"}),
+    }
+    with ThreadPoolExecutor(len(requests_by_kind)) as threads:
+        responses = {kind: threads.submit(send) for kind, send in requests_by_kind.items()}
+        return {kind: created(response.result(), 201) for kind, response in responses.items()}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["graceful", "crash"])
+async def test_submissions_and_transfers_survive_a_restart(alice_token, alice, work, signum):
+    pid = service_pid()
+    tasks = start_tasks(alice_token, work)
+    os.kill(pid, signum)
+    await restarted(pid)
+    outcomes = {}
+    for kind, task_id in tasks.items():
+        task = outcomes[kind] = await finished_task(alice_token, task_id, timeout=120)
+        jobs = await marked_jobs(alice, task_id)
+        if task["status"] == "400":
+            assert "restarted" in task["data"] and jobs == [], (kind, task)
+            continue
+        assert task["status"] == "200" and task["system"] == MACHINE, (kind, task)
+        assert task["data"]["result"] == "Job submitted"
+        assert jobs == [str(task["data"]["jobid"])], (kind, task, jobs)  # it exists, and it is the only one
+    if outcomes["transfer"]["status"] == "200":  # and the transfer job really copies
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (await alice.run(["test", "-e", f"{work}/copy.txt"])).ok:
+            await asyncio.sleep(0.5)
+        assert await read(alice, f"{work}/copy.txt") == "data"
+
+
+# ---- the resume handler, case by case --------------------------------------------------------------------
+
+@pytest.fixture
+def job_tasks(pool, demo_config):
+    """JobTasks on a service made of the real parts it uses (pool, scheduler, systems, accounts)."""
+    service = SimpleNamespace(
+        pool=pool, systems=Systems(config=demo_config), accounts=AccountMapper(),
+        scheduler=SlurmScheduler(pool, config=Config({"JobStateCache": {"interval": 0.5}})),
+        tasks=SimpleNamespace(runner=SimpleNamespace(on_resume=lambda kind, work: None)),
+    )
+    return JobTasks(service, submission_settle_time=0)
+
+
+class Handle:
+    """A task handle as the runner gives a resumed task: its identity and its remembered params."""
+
+    def __init__(self, script_path: str, **params):
+        self.id, self.user, self.system, self.resumed = uuid.uuid4().hex, "alice", MACHINE, True
+        self.params = {"request": {"script_path": script_path, "workdir": script_path.rsplit("/", 1)[0]}, **params}
+
+    async def remember(self, **params):
+        self.params.update(params)
+
+
+async def test_resume_before_sbatch_submits(job_tasks, alice, work):
+    handle = Handle(f"{work}/run.sh")
+    submitted = await job_tasks._resume_submit(handle)
+    assert await marked_jobs(alice, handle.id) == [str(submitted["jobid"])]
+    assert "sbatch_started_at" in handle.params
+
+
+async def test_resume_after_sbatch_finds_the_job_and_submits_no_other(job_tasks, alice, work):
+    handle = Handle(f"{work}/run.sh", sbatch_started_at=time.time())
+    request = JobRequest(**handle.params["request"])
+    jobid = await alice.execute(MarkedBatchJob(request, marker_of(handle.id)))  # the sbatch before the restart
+    resumed = await job_tasks._resume_submit(handle)
+    assert resumed["jobid"] == int(jobid) and resumed["job_file"] == f"{work}/run.sh"
+    assert await marked_jobs(alice, handle.id) == [jobid]
+
+
+async def test_resume_after_sbatch_without_a_job_fails_clearly(job_tasks, alice, work):
+    handle = Handle(f"{work}/run.sh", sbatch_started_at=time.time() - 60)
+    with pytest.raises(SubmissionRejected, match="restarted while submitting .* not submitted; submit it again"):
+        await job_tasks._resume_submit(handle)
+    assert await marked_jobs(alice, handle.id) == []
