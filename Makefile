@@ -21,4 +21,5 @@ unit:
 
 bench: demo
 	$(PYTHON) benchmarks/compute.py
+	$(PYTHON) benchmarks/staging.py
 	$(PYTHON) benchmarks/spawner.py
