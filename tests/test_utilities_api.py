@@ -404,3 +404,21 @@ async def test_bob_cannot_read_or_remove_alices_private_file(api, work, alice, b
         assert "alice only" not in response.text
     assert await read(alice, secret) == b"alice only"
     assert (await alice.run(["stat", "-c", "%a", "--", secret])).stdout.strip() == "600"
+
+
+@pytest.mark.parametrize("method, endpoint", [("get", "ls"), ("post", "mkdir")])
+def test_control_characters_are_refused_not_turned_into_spaces(alice_token, method, endpoint):
+    """Tornado's argument getters turn a NUL into a space; the path must be refused instead."""
+    headers = {"Authorization": f"Bearer {alice_token}", "X-Machine-Name": "cluster"}
+    target = "/home/alice/nul\x00name"
+    if method == "get":
+        response = requests.get(f"{API_URL}/utilities/{endpoint}", params={"targetPath": target},
+                                headers=headers, timeout=30)
+    else:
+        response = requests.post(f"{API_URL}/utilities/{endpoint}", data={"targetPath": target},
+                                 headers=headers, timeout=30)
+    assert response.status_code == 400
+    assert "X-Invalid-Path" in response.headers
+    listing = requests.get(f"{API_URL}/utilities/ls", params={"targetPath": "/home/alice"},
+                           headers=headers, timeout=30).json()["output"]
+    assert "nul name" not in {entry["name"] for entry in listing}

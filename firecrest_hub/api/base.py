@@ -89,6 +89,19 @@ class APIHandler(HubOAuthenticated, RequestHandler):
             raise APIError(403, "only users act on the systems; use a token of a user")
         self.current_user = model
 
+    def argument(self, name: str) -> str | None:
+        """A query (GET) or form argument exactly as sent. Tornado's own getters turn control characters
+        into spaces, which would quietly change a path instead of refusing it."""
+        request = self.request
+        values = request.query_arguments.get(name) if request.method == "GET" else (
+            request.body_arguments.get(name) or request.query_arguments.get(name))
+        if not values:
+            return None
+        try:
+            return values[-1].decode()
+        except UnicodeDecodeError:
+            raise APIError(400, f"{name} is not UTF-8 text") from None
+
     @property
     def username(self) -> str:
         return self.current_user["name"]

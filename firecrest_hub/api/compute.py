@@ -52,21 +52,10 @@ def parse_env(value: str | None) -> dict[str, str]:
     return texts
 
 
-def exact_argument(handler: APIHandler, name: str) -> str | None:
-    """A query (GET, DELETE) or form argument exactly as sent. Tornado's own getters turn control
-    characters into spaces, which would quietly change a path instead of refusing it."""
-    request = handler.request
-    values = (request.query_arguments if request.method in ("GET", "DELETE") else request.body_arguments).get(name)
-    return _text(name, values[-1]) if values else None
-
-
 class ComputeHandler(APIHandler):
     async def prepare(self):
         await super().prepare()
         self.target = self.system()
-
-    def argument(self, name: str) -> str | None:
-        return exact_argument(self, name)
 
     def listed(self, name: str, check) -> list[str] | None:
         """A comma-separated parameter, each item passed to `check` (which raises InvalidInput)."""

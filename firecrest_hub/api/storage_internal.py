@@ -15,15 +15,11 @@ from ..errors import InvalidInput
 from ..filesystem.commands import Compress, Copy, Extract, Move, RemoveTree
 from ..remote import RemoteCommand
 from ..transfers import DEFAULT_TIME_LIMIT, SCRIPT_NAME, Rsync, Transfer
-from .compute import exact_argument
 from .utilities import UtilitiesHandler
 
 
 class TransferHandler(UtilitiesHandler):
     operation = ""
-
-    def argument(self, name: str) -> str | None:
-        return exact_argument(self, name)
 
     def command(self) -> RemoteCommand:
         raise NotImplementedError

@@ -42,11 +42,6 @@ class UtilitiesHandler(APIHandler):
             max_entries=self.service.max_listing_entries,
         )
 
-    def argument(self, name: str) -> str | None:
-        if self.request.method == "GET":
-            return self.get_query_argument(name, None, strip=False)
-        return self.get_body_argument(name, None, strip=False)
-
     def path(self, name: str) -> str:
         return self.paths.check(self.argument(name), name)
 
