@@ -20,6 +20,8 @@ unit:
 	$(PYTHON) -m pytest -q -m "not cluster"
 
 bench: demo
+	command -v wrk >/dev/null || apt-get install -y wrk
 	$(PYTHON) benchmarks/compute.py
+	$(PYTHON) benchmarks/api.py
 	$(PYTHON) benchmarks/staging.py
 	$(PYTHON) benchmarks/spawner.py

@@ -1,0 +1,98 @@
+"""Benchmark of the REST API through the hub's proxy, against a bare `ls` on a warm SSH connection.
+
+Run against the demo (`make demo`): python benchmarks/api.py [--clients 100] [--seconds 10]
+Prints p50/p99, requests/s and error counts measured in this one run; it asserts nothing.
+
+Latency is measured with one keep-alive HTTP client, as a gateway (pyfirecrest) holds its connection.
+Throughput is measured with wrk (Debian package `wrk`): a load generator written in Python would take
+much of the machine's CPU from the service it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+
+import asyncssh
+import httpx
+from common import DEMO, demo_authority, demo_config, demo_system, report, timed
+
+from firecrest_hub.remote import ConnectionPool
+
+API = "http://127.0.0.1:8000/services/firecrest/api/v1"
+HUB = "http://127.0.0.1:8000/hub/api"
+LS = "utilities/ls?targetPath=/home/alice"
+
+
+def user_token() -> str:
+    admin = (DEMO / "admin.token").read_text().strip()
+    response = httpx.post(f"{HUB}/users/alice/tokens", headers={"Authorization": f"token {admin}"},
+                          json={"scopes": ["access:services!service=firecrest"], "expires_in": 3600,
+                                "note": "benchmarks/api.py"})
+    response.raise_for_status()
+    return response.json()["token"]
+
+
+async def latency(token: str) -> None:
+    print("== GET utilities/ls?targetPath=/home/alice, sequential, one keep-alive client")
+    system, authority = demo_system(), demo_authority()
+    credential = authority.credential("alice", "alice")
+    # The same ciphers as the service's pool, so the ratio is what the service adds, not a cipher choice.
+    ciphers = ConnectionPool(authority, config=demo_config()).ciphers
+    connection = await asyncssh.connect(system.host, system.port, username="alice", known_hosts=system.known_hosts,
+                                        client_keys=credential.client_keys, agent_path=None, config=None,
+                                        encryption_algs=ciphers)
+    headers = {"Authorization": f"Bearer {token}", "X-Machine-Name": "cluster"}
+    async with httpx.AsyncClient(base_url=API, headers=headers, timeout=30) as http:
+
+        async def list_through_api():
+            (await http.get(LS)).raise_for_status()
+
+        await list_through_api()
+        bare, api = [], []
+        for _ in range(10):
+            bare += await timed(lambda: connection.run("ls -la /home/alice", check=True), 30)
+            api += await timed(list_through_api, 30)
+    report("bare ls -la, warm asyncssh connection (baseline)", bare)
+    report("GET utilities/ls through the hub proxy", api, bare)
+    connection.close()
+
+
+def load(token: str, path: str, clients: int, seconds: float) -> None:
+    result = subprocess.run(
+        ["wrk", f"--connections={clients}", "--threads=2", f"--duration={seconds:g}s", "--latency", "--timeout=30s",
+         f"--header=Authorization: Bearer {token}", "--header=X-Machine-Name: cluster", f"{API}/{path}"],
+        check=True, capture_output=True, text=True).stdout
+
+    def field(pattern: str, default: str = "0") -> str:
+        match = re.search(pattern, result, re.MULTILINE)
+        return match.group(1) if match else default
+
+    requests = int(field(r"^\s*(\d+) requests in"))
+    non_2xx = int(field(r"Non-2xx or 3xx responses: (\d+)"))
+    socket_errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)",
+                                                   field(r"Socket errors: (.*)$", "")))
+    rate, p50, p99 = field(r"Requests/sec:\s+([\d.]+)"), field(r"^\s+50%\s+(\S+)"), field(r"^\s+99%\s+(\S+)")
+    print(f"{path:40s} {clients} clients: {float(rate):7.1f} req/s   p50 {p50}   p99 {p99}"
+          f"   errors {non_2xx + socket_errors}/{requests}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10)
+    arguments = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("benchmarks/api.py needs wrk: apt-get install wrk")
+    token = user_token()
+    await latency(token)
+    print(f"== throughput, wrk, {arguments.seconds:g} s each")
+    load(token, "status/parameters", arguments.clients, arguments.seconds)
+    load(token, LS, arguments.clients, arguments.seconds)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
