@@ -45,7 +45,7 @@ class PartitionLimits:
     max_gpus: int
 
     @classmethod
-    def from_scheduler(cls, partition: Partition, nodes: Collection[Node]) -> "PartitionLimits":
+    def from_scheduler(cls, partition: Partition, nodes: Collection[Node]) -> PartitionLimits:
         fields = partition.fields
         members = [node for node in nodes if partition.name in node.partitions]
         node_cpus = max((_count(node.cpus_total) for node in members), default=_count(partition.total_cpus))

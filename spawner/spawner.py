@@ -180,9 +180,10 @@ class FirecrestSpawner(SlurmSpawner):
     def backend(self):
         return backend_for(self.config)
 
-    def session(self, system_name: str | None = None):
+    def session(self):
+        """The user's session on the system of their job (state from before job_system: the first)."""
         backend = self.backend
-        return backend.session(self.user.name, backend.system(system_name or self.job_system or self.system_names()[0]))
+        return backend.session(self.user.name, backend.system(self.job_system or self.system_names()[0]))
 
     def system_names(self) -> list[str]:
         names = [system.name for system in self.backend.systems.all()]

@@ -6,9 +6,8 @@ Screenshots go to .demo/screenshots/.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
-
 from conftest import DEMO, HUB_URL
+from playwright.sync_api import sync_playwright
 from test_spawner_hub import server_of, slurm, stop_server
 
 pytestmark = pytest.mark.cluster

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import HUB_URL, ROOT
 
 pytestmark = pytest.mark.cluster

@@ -7,14 +7,20 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from jupyterhub import apihandlers
 
 from firecrest_hub.compute import Job, Node, Partition, QueueSnapshot
 from firecrest_hub.compute.slurm_output import parse_key_values
 from firecrest_hub.errors import InvalidInput, SchedulerUnavailable
-from jupyterhub import apihandlers
 from spawner import FirecrestSpawner
 from spawner.options import (
-    KNOWN_OPTIONS, JobOptions, PartitionLimits, choose_system, format_runtime, parse_runtime, validate_options,
+    KNOWN_OPTIONS,
+    JobOptions,
+    PartitionLimits,
+    choose_system,
+    format_runtime,
+    parse_runtime,
+    validate_options,
 )
 from spawner.port_report import PortRefused, PortReportHandler, parse_port_report
 from spawner.progress import progress_event
@@ -55,9 +61,9 @@ def partitions() -> dict[str, PartitionLimits]:
 
 
 def check(raw, partitions, **overrides) -> JobOptions:
-    arguments = dict(system="cluster", partitions=partitions, default_partition="debug",
-                     defaults={"nodes": 1, "cpus": 1, "memory": "2G", "gpus": 0, "runtime": "01:00:00"},
-                     settable=KNOWN_OPTIONS, reservations={"course"})
+    arguments = {"system": "cluster", "partitions": partitions, "default_partition": "debug",
+                 "defaults": {"nodes": 1, "cpus": 1, "memory": "2G", "gpus": 0, "runtime": "01:00:00"},
+                 "settable": KNOWN_OPTIONS, "reservations": {"course"}}
     return validate_options(raw, **{**arguments, **overrides})
 
 
@@ -269,7 +275,7 @@ def polling_spawner(cache: FakeCache) -> FirecrestSpawner:
     class PollingSpawner(FirecrestSpawner):
         backend = SimpleNamespace(scheduler=SimpleNamespace(job_cache=lambda system: cache))
 
-        def session(self, system_name=None):
+        def session(self):
             return SimpleNamespace(system="cluster", account="alice")
 
     spawner = PollingSpawner()
