@@ -6,13 +6,12 @@ again on the hub (`options.validate_options`), like any REST API request.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 import jinja2
 
+from firecrest_hub.assets import asset_dir
 from firecrest_hub.errors import FirecrestError
 
 from .backend import allowed_partitions
@@ -31,16 +30,9 @@ class SystemChoice:
     problem: str = ""
 
 
-def template_dirs() -> list[str]:
-    """The repository's templates/ (a source checkout or an editable install), then the installed ones."""
-    candidates = [Path(__file__).resolve().parent.parent / "templates",
-                  Path(sys.prefix) / "share" / "firecrest-hub" / "templates"]
-    return [str(path) for path in candidates if (path / TEMPLATE).exists()]
-
-
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(template_dirs()), autoescape=True,
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(asset_dir("templates", TEMPLATE)), autoescape=True,
                               undefined=jinja2.StrictUndefined)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from pathlib import Path
 
 import jinja2
@@ -18,6 +17,7 @@ import yaml
 from jupyterhub.utils import url_path_join
 from markupsafe import Markup, escape
 
+from ..assets import asset_dir
 from .base import APIHandler
 
 SPEC_FILE = Path(__file__).with_name("openapi.yaml")
@@ -29,22 +29,14 @@ _SCHEMA_DEPTH = 4
 _CODE = re.compile(r"`([^`]+)`")
 
 
-def _share_dir(kind: str, needed: str) -> Path:
-    """The repository's templates/ or static/ (a checkout or an editable install), else the installed one."""
-    for base in (Path(__file__).resolve().parents[2], Path(sys.prefix) / "share" / "firecrest-hub"):
-        if (base / kind / needed).exists():
-            return base / kind
-    raise FileNotFoundError(f"{kind}/{needed} is not installed")
-
-
 # Read once at import, so that no request reads a file.
 SPEC = yaml.safe_load(SPEC_FILE.read_text())
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(_share_dir("templates", TEMPLATE)),
+    loader=jinja2.FileSystemLoader(asset_dir("templates", TEMPLATE)),
     autoescape=True, undefined=jinja2.StrictUndefined, auto_reload=False,
 )
 _PAGE = _TEMPLATES.get_template(TEMPLATE)
-_CSS = (_share_dir("static", STYLESHEET) / STYLESHEET).read_text()
+_CSS = (asset_dir("static", STYLESHEET) / STYLESHEET).read_text()
 
 
 def inline(text: str | None) -> Markup:
