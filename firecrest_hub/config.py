@@ -50,8 +50,9 @@ class Systems(Configurable):
     systems = List(
         Dict(),
         help="""Systems as dicts: name, host, port (default 22), known_hosts (a file with the login node's
-        host key), filesystems (absolute roots users may touch), default_partition, transfer_partition
-        (for staging and internal transfers), service_account (the cluster account that reads shared
+        host key), filesystems (absolute roots users may touch), default_partition (preselected for
+        notebook servers; a job that names none gets Slurm's default), transfer_partition (for staging
+        and internal transfers), service_account (the cluster account that reads shared
         scheduler state, such as the queue for the job-state cache), description.""",
     ).tag(config=True)
 

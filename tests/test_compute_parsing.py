@@ -41,15 +41,15 @@ def words_the_shell_sees(argv):
 def test_submit_script_on_stdin_with_options():
     request = JobRequest(script="#!/bin/bash\nhostname\n", name="my job", account="demo",
                          workdir="/home/alice/run 1", time_limit="0:10:00", nodes=1)
-    command = SubmitBatchJob(request, default_partition="debug")
+    command = SubmitBatchJob(request)
     assert command.argv() == ["sbatch", "--parsable", "--job-name=my job", "--account=demo",
-                              "--partition=debug", "--chdir=/home/alice/run 1", "--time=0:10:00", "--nodes=1"]
+                              "--chdir=/home/alice/run 1", "--time=0:10:00", "--nodes=1"]
     assert command.stdin() == "#!/bin/bash\nhostname\n"
 
 
 def test_submit_script_path_comes_after_double_dash():
-    command = SubmitBatchJob(JobRequest(script_path="-rf.sh", partition="xfer"), default_partition="debug")
-    assert command.argv() == ["sbatch", "--parsable", "--partition=xfer", "--", "-rf.sh"]
+    command = SubmitBatchJob(JobRequest(script_path="-rf.sh", partition="xfer", comment="firecrest-task:1a"))
+    assert command.argv() == ["sbatch", "--parsable", "--partition=xfer", "--comment=firecrest-task:1a", "--", "-rf.sh"]
     assert command.stdin() is None
 
 

@@ -14,6 +14,7 @@ In process: the resume handler's three cases, each made to happen for sure: sbat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -29,11 +30,12 @@ from traitlets.config import Config
 from compute_support import MACHINE, call, created, finished_task, marked_jobs, read
 from conftest import API_URL
 from firecrest_hub.compute import JobRequest, SlurmScheduler
+from firecrest_hub.compute.slurm_commands import SubmitBatchJob
 from firecrest_hub.config import Systems
 from firecrest_hub.errors import SubmissionRejected
 from firecrest_hub.identity import AccountMapper
 from firecrest_hub.jobs import JobTasks
-from firecrest_hub.jobs.submission import MarkedBatchJob, marker_of
+from firecrest_hub.jobs.submission import marker_of
 
 pytestmark = pytest.mark.cluster
 
@@ -146,7 +148,8 @@ async def test_resume_before_sbatch_submits(job_tasks, alice, work):
 async def test_resume_after_sbatch_finds_the_job_and_submits_no_other(job_tasks, alice, work):
     handle = Handle(f"{work}/run.sh", sbatch_started_at=time.time())
     request = JobRequest(**handle.params["request"])
-    jobid = await alice.execute(MarkedBatchJob(request, marker_of(handle.id)))  # the sbatch before the restart
+    marked = dataclasses.replace(request, comment=marker_of(handle.id))
+    jobid = await alice.execute(SubmitBatchJob(marked))  # the sbatch before the restart
     resumed = await job_tasks._resume_submit(handle)
     assert resumed["jobid"] == int(jobid) and resumed["job_file"] == f"{work}/run.sh"
     assert await marked_jobs(alice, handle.id) == [jobid]

@@ -33,8 +33,9 @@ class JobRequest:
     """A batch job to submit: the script text (sent on stdin) or the path of a script on the system.
 
     Everything is checked when the request is made, so bad input fails before any command runs.
-    `partition` falls back to the system's default partition; `env` is added to the environment the
-    job inherits (names must be shell identifiers, values are arbitrary text).
+    Without a `partition` the script's own `#SBATCH --partition` applies, else Slurm's default. `env` is
+    added to the environment the job inherits (names must be shell identifiers, values are arbitrary
+    text). `comment` is the job's Slurm comment (the service marks its submissions with it).
     """
 
     script: str | None = None
@@ -47,6 +48,7 @@ class JobRequest:
     nodes: int | None = None
     reservation: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    comment: str | None = None
 
     def __post_init__(self):
         if (self.script is None) == (self.script_path is None):
@@ -54,7 +56,7 @@ class JobRequest:
         if self.script is not None and not self.script.strip():
             raise InvalidInput("the job script is empty")
         for label, value in (("script path", self.script_path), ("job name", self.name),
-                             ("working directory", self.workdir)):
+                             ("working directory", self.workdir), ("job comment", self.comment)):
             if value is not None:
                 check_plain_text(label, value)
         for label, value in (("account", self.account), ("partition", self.partition),

@@ -63,7 +63,7 @@ class SlurmScheduler(Scheduler):
         return await session.execute(ReadQueue(timeout=self.command_timeout))
 
     async def submit(self, session: RemoteSession, request: JobRequest) -> str:
-        command = SubmitBatchJob(request, session.system.default_partition, timeout=self.command_timeout)
+        command = SubmitBatchJob(request, timeout=self.command_timeout)
         return await session.execute(command)
 
     async def jobs(self, session: RemoteSession, *, jobids: Sequence[str] | None = None,

@@ -35,19 +35,18 @@ class SubmitBatchJob(SlurmCommand):
     sbatch's default `--export=ALL` hands them to the job.
     """
 
-    def __init__(self, request: JobRequest, default_partition: str | None = None, **kwargs):
+    def __init__(self, request: JobRequest, **kwargs):
         super().__init__(**kwargs)
         self.request = request
-        self.partition = request.partition or default_partition
 
     def argv(self) -> list[str]:
         request = self.request
         argv = ["env", "--", *(f"{name}={value}" for name, value in request.env.items())] if request.env else []
         argv += ["sbatch", "--parsable"]
         options = (("--job-name", request.name), ("--account", request.account),
-                   ("--partition", self.partition), ("--chdir", request.workdir),
+                   ("--partition", request.partition), ("--chdir", request.workdir),
                    ("--time", request.time_limit), ("--nodes", request.nodes),
-                   ("--reservation", request.reservation))
+                   ("--reservation", request.reservation), ("--comment", request.comment))
         argv += [f"{flag}={value}" for flag, value in options if value is not None]
         if request.script_path is not None:
             argv += ["--", request.script_path]

@@ -16,8 +16,6 @@ import posixpath
 import secrets
 import stat
 
-from ..compute import JobRequest
-from ..compute.slurm_commands import SubmitBatchJob
 from ..compute.slurm_output import raise_for_slurm, random_delimiter, split_records
 from ..errors import InvalidPath
 from ..filesystem import PathPolicy, sftp_ops
@@ -28,23 +26,6 @@ MARKER_PREFIX = "firecrest-task:"
 
 def marker_of(task_id: str) -> str:
     return MARKER_PREFIX + task_id
-
-
-class MarkedBatchJob(SubmitBatchJob):
-    """sbatch with the submitting task's marker as the job's comment.
-
-    No partition is added: a script's own `#SBATCH --partition`, else the request's, else Slurm's default
-    applies, as in v1.
-    """
-
-    def __init__(self, request: JobRequest, marker: str, **kwargs):
-        super().__init__(request, None, **kwargs)
-        self.marker = marker
-
-    def argv(self) -> list[str]:
-        argv = super().argv()
-        options_start = argv.index("--parsable") + 1
-        return [*argv[:options_start], f"--comment={self.marker}", *argv[options_start:]]
 
 
 class FindMarkedJobs(RemoteCommand):

@@ -25,7 +25,7 @@ from ..errors import FirecrestError, InvalidInput, SubmissionRejected
 from ..remote import RemoteSession
 from ..tasks import Task, TaskHandle
 from .outputs import read_tail
-from .submission import FindMarkedJobs, MarkedBatchJob, marker_of, stage_script
+from .submission import FindMarkedJobs, marker_of, stage_script
 from .views import (
     NO_STDERR_FILE, NO_STDOUT_FILE, accounting_record, job_record, node_record, page, partition_record,
     reservation_record,
@@ -109,8 +109,7 @@ class JobTasks(Configurable):
         # Written before sbatch runs: a resumed task that finds it knows sbatch may have submitted a job.
         await handle.remember(sbatch_started_at=time.time())
         submitted_at = time.monotonic()
-        command = MarkedBatchJob(request, marker_of(handle.id), timeout=self.scheduler.command_timeout)
-        jobid = await session.execute(command)
+        jobid = await self.scheduler.submit(session, dataclasses.replace(request, comment=marker_of(handle.id)))
         return await self._submitted(session, jobid, request.script_path, submitted_at)
 
     async def _resume_submit(self, handle: TaskHandle) -> dict:
