@@ -37,7 +37,6 @@ c.JobStateCache.interval = 2  # one squeue for everyone every 2 s: fresh job sta
 
 # --- asynchronous tasks: SQLite for one service process; a PostgreSQL URL for several replicas ----
 c.TaskStore.db_url = f"sqlite:///{demo / 'firecrest-tasks.sqlite'}"
-c.StatusProbes.s3_endpoint = "http://127.0.0.1:8333"  # the dev cluster's SeaweedFS S3 (status/services)
 
 # --- staging through S3: the dev cluster's SeaweedFS, its credentials written by devcluster/cluster.sh ---
 # A real deployment sets ObjectStore.endpoint_url, access_key and secret_key (or $AWS_ACCESS_KEY_ID and

@@ -100,7 +100,8 @@ class FirecrestService(Application):
                                parent=self)
         self.job_events = JobEventPublisher(self.scheduler, self.systems, self.accounts, self.tasks.events,
                                             parent=self)
-        self.health = StatusProbes(self.systems.all(), self.pool, self.authority, self.tasks.store, parent=self)
+        self.health = StatusProbes(self.systems.all(), self.pool, self.authority, self.tasks.store, self.objects,
+                                   parent=self)
         self.hub_auth = HubOAuth(parent=self)
         self.web_app = WebApplication(
             self.routes(),

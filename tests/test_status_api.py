@@ -24,6 +24,7 @@ from conftest import API_URL, HUB_URL, ROOT
 from firecrest_hub.app import FirecrestService
 from firecrest_hub.config import System
 from firecrest_hub.remote import CommandResult
+from firecrest_hub.staging import ObjectStore
 from firecrest_hub.status import SERVICES, StatusProbes
 from firecrest_hub.status.probes import PingScheduler
 from firecrest_hub.tasks import TaskStore
@@ -270,7 +271,7 @@ async def test_a_missing_filesystem_makes_its_system_unavailable(demo_dir, pool,
     cluster = System.from_dict({"name": "cluster", "host": "127.0.0.1", "port": 2222,
                                 "known_hosts": str(demo_dir / "ssh" / "known_hosts"),
                                 "filesystems": ["/home", "/no/such/fs", "/etc/hostname"]})
-    probes = StatusProbes([cluster], pool, authority, TaskStore(), timeout=5)
+    probes = StatusProbes([cluster], pool, authority, TaskStore(), ObjectStore(), timeout=5)
     health = (await probes.refresh()).systems["cluster"]
     assert health.login.ok and health.scheduler.ok
     assert [fs.health.ok for fs in health.filesystems] == [True, False, False]
@@ -286,7 +287,7 @@ async def test_report_is_immediate_and_a_stale_one_starts_a_round(demo_dir, pool
     store = TaskStore(db_url=f"sqlite:///{tmp_path / 'tasks.sqlite'}")
     await store.open()
     try:
-        probes = StatusProbes([down], pool, authority, store, interval=1, timeout=2)
+        probes = StatusProbes([down], pool, authority, store, ObjectStore(), interval=1, timeout=2)
         first = probes.report()  # nothing checked yet: answered at once, and a round starts
         assert first.checked_at is None and NOT_CHECKED in first.systems["down"].health.description
         await asyncio.sleep(0.3)
@@ -306,21 +307,32 @@ async def test_report_is_immediate_and_a_stale_one_starts_a_round(demo_dir, pool
 async def test_refreshes_are_single_flight(demo_dir, pool, authority):
     cluster = System.from_dict({"name": "cluster", "host": "127.0.0.1", "port": 2222,
                                 "known_hosts": str(demo_dir / "ssh" / "known_hosts"), "filesystems": ["/home"]})
-    probes = StatusProbes([cluster], pool, authority, TaskStore(), timeout=5)
+    probes = StatusProbes([cluster], pool, authority, TaskStore(), ObjectStore(), timeout=5)
     reports = await asyncio.gather(*(probes.refresh() for _ in range(5)))
     assert len({report.checked_at for report in reports}) == 1
     assert pool.connections_opened == 1
 
 
-async def test_storage_and_tasks_report_what_fails(pool, authority):
-    unconfigured = StatusProbes([], pool, authority, TaskStore(), timeout=2)
-    services = (await unconfigured.refresh()).services
-    assert not services["storage"].ok and "s3_endpoint" in services["storage"].description
+async def storage_health(pool, authority, objects: ObjectStore):
+    await objects.open()
+    try:
+        return (await StatusProbes([], pool, authority, TaskStore(), objects, timeout=5).refresh()).services
+    finally:
+        await objects.close()
+
+
+async def test_storage_and_tasks_report_what_fails(pool, authority, demo_config):
+    services = await storage_health(pool, authority, ObjectStore())
+    assert not services["storage"].ok and "ObjectStore.endpoint_url" in services["storage"].description
     assert not services["tasks"].ok  # the store was never opened
-    unreachable = StatusProbes([], pool, authority, TaskStore(), s3_endpoint=f"http://127.0.0.1:{closed_port()}",
-                               timeout=2)
-    storage = (await unreachable.refresh()).services["storage"]
+    working = (await storage_health(pool, authority, ObjectStore(config=demo_config)))["storage"]
+    assert working.ok, working.description
+    unreachable = ObjectStore(config=demo_config, endpoint_url=f"http://127.0.0.1:{closed_port()}")
+    storage = (await storage_health(pool, authority, unreachable))["storage"]
     assert not storage.ok and "does not answer" in storage.description
+    # The store answers, but not to us: as unavailable to staging as a store that is down.
+    wrong_key = (await storage_health(pool, authority, ObjectStore(config=demo_config, secret_key="wrong")))["storage"]
+    assert not wrong_key.ok and "refused" in wrong_key.description
 
 
 def test_a_down_controller_reads_as_slurm_not_answering():
@@ -331,8 +343,7 @@ def test_a_down_controller_reads_as_slurm_not_answering():
     assert health.description == "Slurm does not answer: Slurmctld(primary) at vm is DOWN"
 
 
-@pytest.mark.parametrize("options", [{"interval": 0}, {"timeout": -1}, {"s3_endpoint": "s3.example.org"},
-                                     {"s3_endpoint": "ftp://s3.example.org"}])
+@pytest.mark.parametrize("options", [{"interval": 0}, {"timeout": -1}])
 async def test_options_are_validated(pool, authority, options):
     with pytest.raises(TraitError):
-        StatusProbes([], pool, authority, TaskStore(), **options)
+        StatusProbes([], pool, authority, TaskStore(), ObjectStore(), **options)

@@ -323,6 +323,11 @@ class ObjectStore(Configurable):
             if _code(error) not in _GONE_UPLOAD:
                 raise self._unavailable(error) from None
 
+    async def ping(self) -> None:
+        """One authenticated request on the staging bucket; ObjectStoreUnavailable when the store does
+        not answer, or refuses our credentials."""
+        await self._checked("head_bucket")
+
     # -- plumbing ----------------------------------------------------------------------------------
 
     async def _checked(self, operation: str, **params):

@@ -15,14 +15,14 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from urllib.parse import urlparse
 
-from traitlets import Float, TraitError, Unicode, validate
+from traitlets import Float, TraitError, validate
 from traitlets.config import Configurable
 
 from ..config import System
 from ..delegation import CertificateAuthority
 from ..remote import ConnectionPool
+from ..staging import ObjectStore
 from ..tasks import TaskStore
 from .probes import (
     FilesystemHealth, Health, SystemHealth, probe_authority, probe_object_store, probe_system, probe_task_store,
@@ -79,32 +79,20 @@ class StatusProbes(Configurable):
         request to the object store); a check that takes longer counts as failed.""",
     ).tag(config=True)
 
-    s3_endpoint = Unicode(
-        "",
-        help="""URL of the S3 object store used for staging (e.g. http://127.0.0.1:8333). The `storage`
-        service is available when it answers HTTP; empty means no object store, `storage` unavailable.""",
-    ).tag(config=True)
-
     @validate("interval", "timeout")
     def _validate_positive(self, proposal):
         if proposal["value"] <= 0:
             raise TraitError(f"StatusProbes.{proposal['trait'].name} must be positive")
         return proposal["value"]
 
-    @validate("s3_endpoint")
-    def _validate_s3_endpoint(self, proposal):
-        url = urlparse(proposal["value"])
-        if proposal["value"] and (url.scheme not in ("http", "https") or not url.hostname):
-            raise TraitError(f"StatusProbes.s3_endpoint must be an http(s) URL, not {proposal['value']!r}")
-        return proposal["value"]
-
     def __init__(self, systems: Sequence[System], pool: ConnectionPool, authority: CertificateAuthority,
-                 task_store: TaskStore, **kwargs):
+                 task_store: TaskStore, objects: ObjectStore, **kwargs):
         super().__init__(**kwargs)
         self.systems = tuple(systems)
         self.pool = pool
         self.authority = authority
         self.task_store = task_store
+        self.objects = objects
         self._report = HealthReport.unchecked(self.systems)
         self._round: asyncio.Task | None = None
         self._loop: asyncio.Task | None = None
@@ -156,7 +144,7 @@ class StatusProbes(Configurable):
             self._publish(service=(name, await probe))
 
         outcomes = await asyncio.gather(
-            check_service("storage", probe_object_store(self.s3_endpoint, self.timeout)),
+            check_service("storage", probe_object_store(self.objects, self.timeout)),
             check_service("tasks", probe_task_store(self.task_store, self.timeout)),
             *(check_system(system) for system in self.systems),
             return_exceptions=True,

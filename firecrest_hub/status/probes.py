@@ -13,13 +13,12 @@ import asyncio
 import posixpath
 from dataclasses import dataclass
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-
 from ..config import System
 from ..delegation import CertificateAuthority
 from ..errors import FirecrestError
 from ..filesystem.commands import plain
 from ..remote import CommandResult, ConnectionPool, RemoteCommand
+from ..staging.objectstore import ObjectStore, ObjectStoreUnavailable
 from ..tasks import TaskStore
 
 # The hub user named in the key id of the probes' certificates, so that sshd's log says who logged in.
@@ -167,18 +166,18 @@ def probe_authority(authority: CertificateAuthority) -> Health:
     return Health(True, "the user CA signs certificates")
 
 
-async def probe_object_store(endpoint: str, timeout: float) -> Health:
-    """Any HTTP answer from the S3 endpoint counts (anonymous requests get 403), except a server error."""
-    if not endpoint:
-        return Health(False, "no object store is configured (StatusProbes.s3_endpoint)")
+async def probe_object_store(objects: ObjectStore, timeout: float) -> Health:
+    """The staging store as staging uses it: it answers, and accepts the service's credentials."""
+    if not objects.configured:
+        return Health(False, "no object store is configured (ObjectStore.endpoint_url)")
     try:
-        response = await AsyncHTTPClient().fetch(
-            endpoint, raise_error=False, connect_timeout=timeout, request_timeout=timeout)
-    except (OSError, HTTPClientError) as error:
-        return Health(False, f"the object store at {endpoint} does not answer: {error}")
-    if response.code >= 500:
-        return Health(False, f"the object store at {endpoint} answers with HTTP {response.code}")
-    return Health(True, f"the object store at {endpoint} answers")
+        async with asyncio.timeout(timeout):
+            await objects.ping()
+    except TimeoutError:
+        return Health(False, f"the object store at {objects.endpoint_url} did not answer within {timeout:g} s")
+    except ObjectStoreUnavailable as error:
+        return Health(False, error.description)
+    return Health(True, f"the object store at {objects.endpoint_url} answers")
 
 
 async def probe_task_store(store: TaskStore, timeout: float) -> Health:
