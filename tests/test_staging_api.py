@@ -155,7 +155,8 @@ async def test_checksum_mismatch_fails_and_writes_nothing(alice_token, alice, wo
     subprocess.run(shlex.split(msg["command"]), check=True, timeout=60)  # as pyfirecrest runs it
     task = wait_for(alice_token, task_id, FINAL)
     assert task["status"] == "115"
-    assert "sha256" in task["data"] and "nothing was written" in task["data"]
+    assert "sha256" in task["data"]["msg"] and "nothing was written" in task["data"]["msg"]
+    assert (task["data"]["source"], task["data"]["target"]) == (str(local), f"{work}/data.bin")
     assert await listing(alice, work) == []
     assert not object_exists(demo_config, msg["parameters"]["url"])
 
@@ -184,7 +185,7 @@ async def test_invalidating_an_awaited_upload_fails_it(alice_token, work):
     assert call(alice_token, "POST", "/storage/xfer-external/invalidate", machine=False,
                 headers={"X-Task-Id": task_id}).status_code == 201
     task = task_of(alice_token, task_id)
-    assert task["status"] == "115" and task["data"] == "invalidated by its owner"
+    assert task["status"] == "115" and task["data"]["msg"] == "invalidated by its owner"
     # Its part URLs are gone with the multipart upload.
     parts = call(alice_token, "GET", "/storage/xfer-external/upload/parts", machine=False,
                  headers={"X-Task-Id": task_id})

@@ -242,6 +242,14 @@ async def test_staging_tasks_report_progress_and_end_with_their_own_codes(store,
                                 failure_status=codes.UPLOAD_TRANSFER_FAILED)
     assert (await final(store, task)).status == "114"
     assert (await final(store, failed)).status == "115"
+    # v1 shows a failed transfer's reason inside an object: `msg` for uploads, `error` for downloads.
+    body = (await final(store, failed)).to_json()
+    assert body["data"]["msg"] == "object storage refused the upload"
+    assert (body["data"]["status"], body["data"]["system_name"]) == ("115", "cluster")
+    download = await runner.start("alice", "storage", "cluster", failing, kind="download", params={"source": "/f"},
+                                  success_status=codes.DOWNLOAD_FINISHED, failure_status=codes.DOWNLOAD_FAILED)
+    body = (await final(store, download)).to_json()
+    assert body["data"] == {"system_name": "cluster", "source": "/f", "error": "object storage refused the upload"}
     with pytest.raises(ValueError):
         await runner.start("alice", "storage", "cluster", upload, kind="upload", success_status="101")
 

@@ -126,12 +126,25 @@ class Task:
             "system": self.system,
             "status": self.status,
             "description": self.description,
-            "data": self.data,
+            "data": self._v1_data(),
             "created_at": self.created_at.strftime(V1_TIME),
             "updated_at": updated,
             "last_modify": updated,
             "task_url": self.url,
         }
+
+    def _v1_data(self) -> Any:
+        """`data` as v1 shows it: a failed external transfer gives an object holding the reason (in `msg`
+        for an upload, in `error` for a download); every other task its data as stored."""
+        if not isinstance(self.data, str):
+            return self.data
+        if self.status == codes.UPLOAD_TRANSFER_FAILED:
+            return {"user": self.user, "system_name": self.system, "source": self.params.get("source"),
+                    "target": self.params.get("target"), "status": self.status, "hash_id": self.id,
+                    "msg": self.data}
+        if self.status == codes.DOWNLOAD_FAILED:
+            return {"system_name": self.system, "source": self.params.get("source"), "error": self.data}
+        return self.data
 
     def creation_json(self) -> dict:
         """v1's answer to a request that started this task (sent with status 201)."""
