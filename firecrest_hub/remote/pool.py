@@ -244,6 +244,9 @@ async def _collect(process, argv, stdin, timeout, output_limit) -> CommandResult
                 _read_capped(process.stdout, output_limit), _read_capped(process.stderr, 1024 * 1024),
             )
             await process.wait_closed()
+    except asyncio.CancelledError:
+        _kill(process)  # whoever cancelled wants the command stopped, not left running on the system
+        raise
     except TimeoutError:
         _kill(process)
         raise CommandTimeout(f"{argv[0]} did not finish within {timeout:g} s and was stopped") from None
