@@ -145,6 +145,33 @@ async def test_multipart_upload_with_parts_and_completion(alice_token, alice, wo
     assert not object_exists(demo_config, parts[0]["url"])
 
 
+async def test_parts_reach_the_system_while_the_client_uploads(alice_token, alice, work):
+    data = os.urandom(24 * MiB + 1)
+    task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
+        "sourcePath": "/local/piped.bin", "targetPath": work, "size": str(len(data))}))
+    wait_for(alice_token, task_id, {"111"})
+    parts = call(alice_token, "GET", "/storage/xfer-external/upload/parts", machine=False,
+                 headers={"X-Task-Id": task_id}).json()["parts"]
+    for part in parts:
+        assert requests.put(part["url"], data=data[part["offset"]:part["offset"] + part["size"]],
+                            timeout=60).status_code == 200
+    # Not completed yet, and already every byte is on the system.
+    deadline = time.monotonic() + 30
+    while (task := task_of(alice_token, task_id))["data"]["bytes_done"] < len(data):
+        assert task["status"] == "111" and time.monotonic() < deadline, task
+        time.sleep(0.2)
+    assert task["status"] == "111"
+    assert await listing(alice, work) != ["piped.bin"]
+    for _ in range(2):  # a retried completion is answered alike
+        done = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
+                    headers={"X-Task-Id": task_id})
+        assert done.status_code == 200, done.text
+    task = wait_for(alice_token, task_id, FINAL)
+    assert task["status"] == "114", task["data"]
+    assert await cluster_sha256(alice, f"{work}/piped.bin") == hashlib.sha256(data).hexdigest()
+    assert await listing(alice, work) == ["piped.bin"]
+
+
 async def test_checksum_mismatch_fails_and_writes_nothing(alice_token, alice, work, tmp_path, demo_config):
     local = tmp_path / "data.bin"
     local.write_bytes(os.urandom(3 * MiB))
@@ -178,18 +205,26 @@ async def test_download_then_invalidate(alice_token, alice, work):
     assert requests.get(task["data"]["url"], timeout=30).status_code == 404
 
 
-async def test_invalidating_an_awaited_upload_fails_it(alice_token, work):
+async def test_invalidating_an_awaited_upload_fails_it(alice_token, alice, work, demo_config):
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": "/local/x", "targetPath": work, "size": str(40 * MiB)}))
     wait_for(alice_token, task_id, {"111"})
+    url = call(alice_token, "GET", "/storage/xfer-external/upload/parts", machine=False,
+               headers={"X-Task-Id": task_id}).json()["parts"][0]["url"]
+    assert requests.put(url, data=os.urandom(8 * MiB), timeout=60).status_code == 200
     assert call(alice_token, "POST", "/storage/xfer-external/invalidate", machine=False,
                 headers={"X-Task-Id": task_id}).status_code == 201
     task = task_of(alice_token, task_id)
     assert task["status"] == "115" and task["data"]["msg"] == "invalidated by its owner"
-    # Its part URLs are gone with the multipart upload.
+    # No more part URLs; the part already sent is deleted, and the system stops waiting for the others.
     parts = call(alice_token, "GET", "/storage/xfer-external/upload/parts", machine=False,
                  headers={"X-Task-Id": task_id})
     assert parts.status_code == 400
+    assert not object_exists(demo_config, url)
+    deadline = time.monotonic() + 15
+    while await listing(alice, work) or (await alice.run(["pgrep", "-u", "alice", "-f", "fetch-pieces"])).ok:
+        assert time.monotonic() < deadline, "the system still fetches, or left its temporary file"
+        await asyncio.sleep(0.2)
 
 
 async def test_another_users_task_is_not_found(alice_token, bob_token, work):
@@ -424,6 +459,26 @@ async def test_store_cut_during_the_transfer_to_the_system(staging_with, demo_co
     s3_client(demo_config).delete_object(Bucket=staging.objects.bucket, Key=key)
 
 
+async def test_store_cut_while_the_system_awaits_parts(staging_with, demo_config, alice, work):
+    proxy = CuttableProxy(urlparse(ObjectStore(config=demo_config).endpoint_url).port, rate=64 * MiB)
+    staging = await staging_with(f"http://127.0.0.1:{await proxy.start()}")
+    task = await staging.start_upload("alice", MACHINE, "/local/p.bin", f"{work}/p.bin", size=24 * MiB)
+    while (current := await staging.tasks.store.get("alice", task.id)).status != "111":
+        await asyncio.sleep(0.05)
+    first = (await staging.part_urls(current, 1, 1))["parts"][0]
+    response = await asyncio.to_thread(requests.put, first["url"], data=os.urandom(first["size"]), timeout=60)
+    assert response.status_code == 200
+    await asyncio.sleep(1)  # the system took the first part and waits for the second
+    await proxy.cut()
+    started_at = time.monotonic()
+    status, reason = await final_state(staging, "alice", task.id, 30)
+    assert status == "115" and time.monotonic() - started_at < 15
+    assert reason.startswith("the transfer from the object store to the system failed: curl:"), reason
+    assert await listing(alice, work) == []
+    s3_client(demo_config).delete_object(Bucket=staging.objects.bucket,
+                                         Key=ObjectStore.part_key(current.params["key"], 1))
+
+
 # ---- restarts and sweeping ----------------------------------------------------------------------------
 
 async def test_a_transfer_job_is_picked_up_after_a_restart(staging_with, alice, work, monkeypatch):
@@ -467,7 +522,9 @@ async def test_sweep_keeps_fresh_downloads(staging_with, alice, work):
     await staging.invalidate(await staging.tasks.store.get("alice", task.id))
 
 
-async def test_an_upload_fetched_by_a_transfer_job(staging_with, alice, work, tmp_path, monkeypatch):
+@pytest.fixture
+def transfer_jobs(monkeypatch) -> list[TransferJob]:
+    """The transfer jobs submitted during the test."""
     jobs = []
     submit = TransferJob.submit
 
@@ -476,6 +533,11 @@ async def test_an_upload_fetched_by_a_transfer_job(staging_with, alice, work, tm
         return jobs[-1]
 
     monkeypatch.setattr(TransferJob, "submit", counted_submit)
+    return jobs
+
+
+async def test_an_upload_fetched_by_a_transfer_job(staging_with, alice, work, tmp_path, transfer_jobs):
+    jobs = transfer_jobs
     staging = await staging_with(job_threshold=JOB_THRESHOLD)
     local = tmp_path / "job.bin"
     data = os.urandom(40 * MiB)
@@ -492,3 +554,28 @@ async def test_an_upload_fetched_by_a_transfer_job(staging_with, alice, work, tm
     assert len(jobs) == 1 and jobs[0].session.system.transfer_partition == "xfer"
     assert await listing(alice, work) == ["job.bin"]
     assert not [name for name in await listing(alice, "/home/alice") if name.startswith(".firecrest-staging-")]
+
+
+async def test_an_upload_in_parts_fetched_by_a_transfer_job(staging_with, alice, work, transfer_jobs):
+    """The job starts while the client uploads, takes each part as it comes, and ends once all are in."""
+    staging = await staging_with(job_threshold=JOB_THRESHOLD)
+    data = os.urandom(40 * MiB)
+    digest = hashlib.sha256(data).hexdigest()
+    task = await staging.start_upload("alice", MACHINE, "/local/parts.bin", f"{work}/parts.bin", size=len(data),
+                                      sha256=digest)
+    while (current := await staging.tasks.store.get("alice", task.id)).status != "111":
+        await asyncio.sleep(0.05)
+    while not transfer_jobs:  # the job is submitted before any part is uploaded
+        await asyncio.sleep(0.05)
+    for part in (await staging.part_urls(current, 1, 100))["parts"]:
+        chunk = data[part["offset"]:part["offset"] + part["size"]]
+        response = await asyncio.to_thread(requests.put, part["url"], data=chunk, timeout=60)
+        assert response.status_code == 200
+    await staging.complete_upload(await staging.tasks.store.get("alice", task.id))
+    status, result = await final_state(staging, "alice", task.id, 90)
+    assert status == "114", result
+    assert result["sha256"] == digest == await cluster_sha256(alice, f"{work}/parts.bin")
+    assert len(transfer_jobs) == 1
+    assert await listing(alice, work) == ["parts.bin"]
+    assert not [name for name in await listing(alice, "/home/alice") if name.startswith(".firecrest-staging-")]
+    assert not await staging.objects.listing(ObjectStore.folder(current.params["key"]))

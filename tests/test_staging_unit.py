@@ -3,8 +3,12 @@ script, configuration checks, and the reading of the client's path."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import shlex
 import subprocess
+import threading
+import time
 
 import pytest
 from traitlets import TraitError
@@ -15,7 +19,7 @@ from firecrest_hub.remote import CommandResult
 from firecrest_hub.staging import ObjectStore, Staging, plan_parts
 from firecrest_hub.staging.cluster import job_files, job_script
 from firecrest_hub.staging.commands import (
-    CurlLimits, FetchObject, FetchRanges, PushFile, PushParts, TransferFailed, config_value,
+    CurlLimits, FetchObject, FetchPieces, PushFile, PushParts, TransferFailed, config_value,
 )
 from firecrest_hub.staging.objectstore import MAX_PARTS, MiB
 
@@ -48,6 +52,11 @@ def test_keys_are_per_user_and_unguessable():
     assert len(first.split("/")[2]) == 32
     # A user name that looks like a path cannot reach into another user's prefix.
     assert ObjectStore.new_key("download", "a/../bob", "x").split("/")[:2] == ["download", "a%2F..%2Fbob"]
+    # The parts of an upload and its completion mark sit beside the key, in the transfer's own folder.
+    folder = first.rsplit("/", 1)[0] + "/"
+    assert ObjectStore.folder(first) == folder
+    assert ObjectStore.part_key(first, 7) == folder + "part-00007"
+    assert ObjectStore.completion_key(first) == folder + "completed"
 
 
 def test_object_store_settings_are_checked():
@@ -104,7 +113,7 @@ def test_curl_commands_keep_urls_out_of_the_argv():
     limits = CurlLimits(stall_time=30)
     for command in (FetchObject(URL, "/home/alice/.tmp", limits), PushFile(URL, "/home/alice/f", limits),
                     PushParts("/home/alice/f", [(1, 0, 5, URL)], limits),
-                    FetchRanges(URL, "/home/alice/.tmp", [(0, 5)], limits)):
+                    FetchPieces("/home/alice/.tmp", [(0, 5, URL)], limits, ranged=True)):
         assert not any("X-Amz-Signature" in word for word in command.argv())
         assert "X-Amz-Signature=secret" in command.stdin()
     fetch = FetchObject(URL, "/home/alice/.tmp", limits)
@@ -154,6 +163,10 @@ def test_push_parts_script_sends_each_range(tmp_path):
     assert b"".join((tmp_path / f"p{n}").read_bytes() for n in (1, 2, 3)) == data
 
 
+def run_script(command) -> subprocess.CompletedProcess:
+    return subprocess.run(command.argv(), input=command.stdin(), capture_output=True, text=True, timeout=30)
+
+
 def test_fetch_ranges_fill_one_file_side_by_side(tmp_path):
     """Two range fetchers, run by bash against a file:// URL, fill their halves of one sparse file."""
     data = bytes(range(256)) * 100
@@ -161,16 +174,56 @@ def test_fetch_ranges_fill_one_file_side_by_side(tmp_path):
     source.write_bytes(data)
     target = tmp_path / "target"
     target.write_bytes(b"")
-    fetchers = [FetchRanges(source.as_uri(), str(target), ranges, CurlLimits())
-                for ranges in ([(0, 12800)], [(12800, 12800)])]
+    fetchers = [FetchPieces(str(target), [(offset, 12800, source.as_uri())], CurlLimits(), ranged=True)
+                for offset in (0, 12800)]
     for fetcher in reversed(fetchers):  # the far half first: the file has a hole until the first is done
         assert not any("object" in word for word in fetcher.argv())
-        result = subprocess.run(fetcher.argv(), input=fetcher.stdin(), capture_output=True, text=True, timeout=30)
+        result = run_script(fetcher)
         assert result.returncode == 0, result.stderr
     assert target.read_bytes() == data
-    missing = FetchRanges((tmp_path / "gone").as_uri(), str(target), [(0, 10)], CurlLimits())
-    result = subprocess.run(missing.argv(), input=missing.stdin(), capture_output=True, text=True, timeout=30)
-    assert result.returncode != 0 and "the byte range from 0 failed" in result.stderr
+    result = run_script(FetchPieces(str(target), [(0, 10, (tmp_path / "gone").as_uri())], CurlLimits(), ranged=True))
+    assert result.returncode != 0 and "the piece at byte 0 failed" in result.stderr
+
+
+@pytest.fixture
+def web_folder(tmp_path):
+    """A folder served over HTTP, answering 404 for files that are not (yet) there."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_fetch_parts_waits_for_parts_still_uploading(web_folder):
+    """Parts that are not in the store yet are asked for again until they come; each lands in place."""
+    folder, base = web_folder
+    parts = [b"a" * 1000, b"b" * 1000, b"c" * 10]
+    target = folder / "target"
+    target.write_bytes(b"")
+    (folder / "p1").write_bytes(parts[0])
+    fetch = FetchPieces(str(target), [(0, 1000, f"{base}/p1"), (1000, 1000, f"{base}/p2"), (2000, 10, f"{base}/p3")],
+                        CurlLimits(), ranged=False, wait=20)
+    process = subprocess.Popen(fetch.argv(), stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdin.write(fetch.stdin())
+    process.stdin.close()
+    time.sleep(0.5)
+    assert process.poll() is None  # waiting for part 2
+    (folder / "p2").write_bytes(parts[1])
+    (folder / "p3").write_bytes(parts[2])
+    assert process.wait(timeout=20) == 0, process.stderr.read()
+    assert target.read_bytes() == b"".join(parts)
+
+
+def test_fetch_parts_gives_up_on_a_part_that_never_comes(web_folder):
+    folder, base = web_folder
+    (folder / "target").write_bytes(b"")
+    started = time.monotonic()
+    result = run_script(FetchPieces(str(folder / "target"), [(0, 5, f"{base}/never")], CurlLimits(),
+                                    ranged=False, wait=1))
+    assert result.returncode != 0 and "404" in result.stderr and "the piece at byte 0 failed" in result.stderr
+    assert time.monotonic() - started < 10
 
 
 def test_job_script_feeds_each_command_its_stdin(tmp_path):

@@ -165,6 +165,12 @@ class TransferJob:
                 await remote.seek(max(0, size - _LOG_TAIL))
                 return (await remote.read(_LOG_TAIL)).decode(errors="replace").strip()
 
+    async def cancel(self) -> None:
+        """Cancel the job and remove its files (a job that already ended is no error)."""
+        with contextlib.suppress(FirecrestError):
+            await self.scheduler.cancel(self.session, self.jobid)
+        await self.remove_files()
+
     async def remove_files(self) -> None:
         """Remove the job's log and exit-status files, once its outcome is recorded (a resume reads them)."""
         sftp = await self.session.sftp()

@@ -101,35 +101,50 @@ class PushFile(CurlTransfer):
         return {**super().config(), "upload-file": self.path}
 
 
-# Reads the URL from the first line, then "offset size" lines, and GETs each byte range into its place
-# in "$1" (which must exist; it is never truncated, so several of these fill one file side by side).
-FETCH_RANGES_SCRIPT = r"""set -o pipefail
-file=$1; shift
-read -r url
-while read -r offset size; do
-  curl --config <(printf 'url = "%s"\n' "$url") --range "$offset-$((offset + size - 1))" \
-      --fail --silent --show-error "$@" |
-    dd of="$file" bs=4M seek="$offset" oflag=seek_bytes conv=notrunc status=none ||
-    { echo "the byte range from $offset failed" >&2; exit 1; }
+# Reads "offset size url" lines and writes each object (or, when $2 is "ranged", the byte range of the
+# object that starts at offset) to its place in "$1" (which must exist; it is never truncated, so several
+# of these fill one file side by side). An object that is not there yet (404) is asked for again until
+# $3 seconds after the start: parts that a client is still uploading are fetched as they arrive. The
+# pauses between looks grow with the wait for the part (20 looks each of 0.05, 0.2 and 0.5 s, then 2 s),
+# so that a part is taken within moments while the client streams, and an idle wait costs little.
+FETCH_PIECES_SCRIPT = r"""set -o pipefail
+file=$1 mode=$2 wait=$3; shift 3
+errors=$(mktemp) || exit 1
+trap 'rm -f "$errors"' EXIT
+while read -r offset size url; do
+  range=(); [[ $mode == ranged ]] && range=(--range "$offset-$((offset + size - 1))")
+  looks=0
+  until curl --config <(printf 'url = "%s"\n' "$url") "${range[@]}" --fail --silent --show-error "$@" \
+          2>"$errors" | dd of="$file" bs=4M seek="$offset" oflag=seek_bytes conv=notrunc status=none; do
+    if ! grep -q "error: 404" "$errors" || (( SECONDS >= wait )); then
+      cat "$errors" >&2
+      echo "the piece at byte $offset failed" >&2
+      exit 1
+    fi
+    case $((looks++ / 20)) in 0) sleep 0.05 ;; 1) sleep 0.2 ;; 2) sleep 0.5 ;; *) sleep 2 ;; esac
+  done
 done
 """
 
 
-class FetchRanges(RemoteCommand):
-    """Download byte ranges of a staged object into their places in `path` (run several for parallel
-    streams); `ranges` is [(offset, size)] with sizes above zero."""
+class FetchPieces(RemoteCommand):
+    """Download pieces of a file into their places in `path` (run several for parallel streams):
+    `pieces` is [(offset, size, url)] with sizes above zero. Either byte ranges of one staged object
+    (`ranged`), or whole objects (the parts of an upload), waited for up to `wait` seconds each."""
 
     direction = FetchObject.direction
 
-    def __init__(self, url: str, path: str, ranges: list[tuple[int, int]], limits: CurlLimits,
-                 timeout: float | None = None):
-        self.url, self.path, self.ranges, self.limits, self.timeout = url, path, ranges, limits, timeout
+    def __init__(self, path: str, pieces: list[tuple[int, int, str]], limits: CurlLimits, *, ranged: bool,
+                 wait: int = 0, timeout: float | None = None):
+        self.path, self.pieces, self.limits, self.timeout = path, pieces, limits, timeout
+        self.ranged, self.wait = ranged, wait
 
     def argv(self) -> list[str]:
-        return ["bash", "-c", FETCH_RANGES_SCRIPT, "fetch-ranges", self.path, *self.limits.options()]
+        return ["bash", "-c", FETCH_PIECES_SCRIPT, "fetch-pieces", self.path, "ranged" if self.ranged else "whole",
+                str(self.wait), *self.limits.options()]
 
     def stdin(self) -> str:
-        return self.url + "\n" + "".join(f"{offset} {size}\n" for offset, size in self.ranges)
+        return "".join(f"{offset} {size} {url}\n" for offset, size, url in self.pieces)
 
     parse = CurlTransfer.parse
 

@@ -13,13 +13,10 @@ from typing import TYPE_CHECKING
 from ..remote import RemoteSession
 from ..tasks import TaskHandle, codes
 from .commands import PushFile, PushParts, StagingFailed
-from .objectstore import MiB, plan_parts
+from .objectstore import plan_parts
 
 if TYPE_CHECKING:
     from .workflows import Staging
-
-# Each stream of a multipart push sends about this many parts (one dd and one curl each on the system).
-_PARTS_PER_STREAM = 8
 
 
 class Downloads:
@@ -63,9 +60,7 @@ class Downloads:
         if upload_id is None:
             upload_id = await staging.objects.start_multipart(key)
             await handle.remember(upload_id=upload_id)
-        # Parts of at least part_size, larger for big files, so that a big file costs few requests.
-        part_size = max(staging.objects.part_size, size // (staging.parallel_streams * _PARTS_PER_STREAM))
-        plan = plan_parts(size, -(-part_size // MiB) * MiB)
+        plan = plan_parts(size, staging.part_size_for(size))
         streams: list[list[tuple[int, int, int, str]]] = [[] for _ in range(min(staging.parallel_streams, len(plan)))]
         for index, part in enumerate(plan):
             url = await staging.objects.part_url(key, upload_id, part.number, lifetime=budget)

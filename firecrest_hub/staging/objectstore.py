@@ -7,6 +7,11 @@ to. Keys carry 128 random bits besides the owner's name, so they are neither gue
 
     {direction}/{user}/{token}/{file name}      direction: "upload" (client -> system) or "download"
 
+except that an upload in parts writes each part as an object of its own, so that the system fetches the
+parts while the client still uploads the rest, and marks its completion with an empty object:
+
+    upload/{user}/{token}/part-00001 ...  upload/{user}/{token}/completed
+
 One bucket holds every user's objects under their own prefix (a bucket per user would run into the
 bucket limits of real stores, e.g. AWS's per-account quota). A lifecycle rule on the bucket expires
 objects and abandoned multipart uploads after `expiry_days`, whatever happens to the service; the
@@ -122,8 +127,9 @@ class ObjectStore(Configurable):
 
     part_size = Integer(
         64 * MiB,
-        help="""Bytes per part of a multipart transfer (at least 5 MiB, S3's minimum). Grown
-        automatically for objects that would otherwise need more than 10,000 parts.""",
+        help="""Smallest part of a transfer in parts (at least 5 MiB, S3's minimum). Bigger files get
+        bigger parts, about eight for each of Staging.parallel_streams (every part costs requests of its
+        own), and never more than 10,000.""",
     ).tag(config=True)
 
     multipart_threshold = Integer(
@@ -230,6 +236,19 @@ class ObjectStore(Configurable):
         """A fresh, unguessable key for `user`'s file `name` moving in `direction`."""
         return f"{direction}/{quote(user, safe='')}/{secrets.token_hex(16)}/{name}"
 
+    @staticmethod
+    def folder(key: str) -> str:
+        """The prefix of everything staged for the transfer of `key`."""
+        return key.rsplit("/", 1)[0] + "/"
+
+    @classmethod
+    def part_key(cls, key: str, number: int) -> str:
+        return f"{cls.folder(key)}part-{number:05d}"
+
+    @classmethod
+    def completion_key(cls, key: str) -> str:
+        return f"{cls.folder(key)}completed"
+
     def lifetime(self, seconds: float | None = None) -> int:
         """A URL lifetime: `seconds` (default url_lifetime), within S3's limits."""
         return int(min(max(seconds or self.url_lifetime, 60), MAX_URL_LIFETIME))
@@ -271,6 +290,17 @@ class ObjectStore(Configurable):
     async def delete(self, key: str) -> None:
         """Remove the object (deleting a missing object is no error in S3)."""
         await self._checked("delete_object", Key=key)
+
+    async def mark(self, key: str) -> None:
+        """Write an empty object at `key`: a flag that every replica of the service sees."""
+        await self._checked("put_object", Key=key, Body=b"")
+
+    async def delete_all(self, prefix: str) -> None:
+        """Remove every object under `prefix`, a thousand per request."""
+        keys = [key for key, _, _ in await self.listing(prefix)]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start:start + 1000]]
+            await self._checked("delete_objects", Delete={"Objects": batch, "Quiet": True})
 
     async def listing(self, prefix: str) -> list[tuple[str, int, float]]:
         """(key, size, age in seconds) of every object under `prefix`."""

@@ -1,20 +1,26 @@
 """The work of an upload task (client -> object store -> system), statuses 110 -> 111 -> 112 -> 113 -> 114,
 or 115 with the reason.
 
-    110  the task has its key (and, when the client announced a large size, a multipart upload)
+    110  the task has its key
     111  `data.msg` holds what the client needs: v1's `command` and `parameters` (one presigned PUT), or
          `multipart` (part URLs from GET upload/parts, then POST upload/complete)
-    112  the object has arrived: looked for with HEAD soon and often, backing off as the wait grows
-    113  the system fetches it as the user (over SSH, or as a Slurm job for big files; large objects in
-         byte ranges side by side) into a hidden temporary file beside the target, whose size (and sha256,
-         if the client gave one) is checked before it is renamed into place
-    114  done; the staged object is deleted
+    112  the object has arrived (looked for with HEAD soon and often, backing off as the wait grows), or
+         the client completed its upload in parts
+    113  the system fetches the object as the user (over SSH, or as a Slurm job for big files; large
+         objects in byte ranges side by side) into a hidden temporary file beside the target, whose size
+         (and sha256, if the client gave one) is checked before it is renamed into place
+    114  done; the staged objects are deleted
+
+An upload in parts is fetched while it happens: from 111 on, the system takes each part as soon as it
+is in the store, so the file is on the system moments after the client's last part, not one whole
+download later. `bytes_done` then counts the bytes already on the system.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import posixpath
 import shlex
 from typing import TYPE_CHECKING
@@ -25,8 +31,8 @@ from ..errors import FirecrestError
 from ..filesystem.sftp_ops import guarded
 from ..remote import RemoteSession
 from ..tasks import TaskHandle, TaskTakenOver, codes
-from .commands import AllocatedBytes, FetchObject, FetchRanges, Sha256, StagingFailed
-from .objectstore import MAX_SINGLE_PUT, ObjectStoreUnavailable, plan_parts
+from .commands import AllocatedBytes, FetchObject, FetchPieces, Sha256, StagingFailed
+from .objectstore import MAX_SINGLE_PUT, ObjectStore, ObjectStoreUnavailable, plan_parts
 
 if TYPE_CHECKING:
     from .workflows import Staging
@@ -48,18 +54,11 @@ class Uploads:
             session = self.staging.session(handle)
             if handle.status in (codes.QUEUED, codes.IN_PROGRESS, codes.UPLOAD_URL_WAITING):
                 await self._issue(handle)
-            if handle.status == codes.UPLOAD_URL_RECEIVED:
-                size = await self._await(handle)
-            else:  # resumed after the object had arrived
-                size = await self.staging.objects.size(handle.params["key"])
-                if size is None:
-                    raise StagingFailed("the staged object is gone; start a new upload")
-            msg = handle.data.get("msg") if isinstance(handle.data, dict) else None
-            await handle.progress(codes.UPLOAD_CONFIRMED, self._data(
-                handle, codes.UPLOAD_CONFIRMED, msg, bytes_done=0, bytes_total=size))
-            return await self._fetch(handle, session, size)
+            if handle.params["multipart"]:
+                return await self._fetch_parts(handle, session)
+            return await self._fetch_object(handle, session)
         except asyncio.CancelledError:
-            raise  # stopped: a resume continues, or the lifecycle rule removes the object
+            raise  # stopped: a resume continues, or the lifecycle rule removes the objects
         except BaseException:
             await self.staging.discard_quietly(handle)
             raise
@@ -77,8 +76,6 @@ class Uploads:
         await handle.progress(codes.UPLOAD_URL_WAITING, self._data(
             handle, codes.UPLOAD_URL_WAITING, codes.DESCRIPTIONS[codes.UPLOAD_URL_WAITING], bytes_total=size))
         if params["multipart"]:
-            if params.get("upload_id") is None:
-                await handle.remember(upload_id=await self.staging.objects.start_multipart(params["key"]))
             plan = plan_parts(size, params["part_size"])
             msg = {"multipart": {"part_size": plan[0].size, "part_count": len(plan), "method": "PUT",
                                  "parts": PARTS_PATH, "complete": COMPLETE_PATH}}
@@ -93,29 +90,36 @@ class Uploads:
         await handle.progress(codes.UPLOAD_URL_RECEIVED, self._data(
             handle, codes.UPLOAD_URL_RECEIVED, msg, bytes_done=0, bytes_total=size))
 
-    async def _await(self, handle: TaskHandle) -> int:
-        """The size of the uploaded object, once it is there; fails when it does not come in time."""
+    async def _confirmed(self, handle: TaskHandle, size: int) -> dict:
+        """Record 112 and 113; the data of 113, for progress updates."""
+        msg = handle.data.get("msg") if isinstance(handle.data, dict) else None
+        await handle.progress(codes.UPLOAD_CONFIRMED, self._data(
+            handle, codes.UPLOAD_CONFIRMED, msg, bytes_done=0, bytes_total=size))
+        started = self._data(handle, codes.UPLOAD_TRANSFER_STARTED,
+                             codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_STARTED], bytes_done=0, bytes_total=size)
+        await handle.progress(codes.UPLOAD_TRANSFER_STARTED, started)
+        return started
+
+    async def _await(self, handle: TaskHandle, key: str) -> int:
+        """The size of the object at `key`, once it is there; fails when it does not come in time."""
         staging, params = self.staging, handle.params
         arrived = staging.arrivals.setdefault(handle.id, asyncio.Event())
         loop = asyncio.get_running_loop()
-        started = owner_checked = progress_at = loop.time()
+        started = owner_checked = loop.time()
         give_up = started + staging.objects.url_lifetime + staging.transfer_time(params["size"] or MAX_SINGLE_PUT)
         outage_since = None
-        bytes_done = 0
         while True:
             try:
-                size = await staging.objects.size(params["key"])
+                size = await staging.objects.size(key)
                 outage_since = None
             except ObjectStoreUnavailable as error:
                 outage_since = outage_since or loop.time()
                 if loop.time() - outage_since > staging.outage_grace:
                     raise StagingFailed(f"{error.description}; the upload was given up") from None
                 size = None
-            now = loop.time()
             if size is not None:
-                if params["size"] is not None and size != params["size"]:
-                    raise StagingFailed(f"the staged object has {size} bytes, not the {params['size']} announced")
                 return size
+            now = loop.time()
             if now > give_up:
                 raise StagingFailed(f"no file arrived in the staging area within {round(now - started)} s; "
                                     "start a new upload")
@@ -124,73 +128,166 @@ class Uploads:
                 current = await staging.tasks.store.get(handle.user, handle.id)
                 if current is None or current.finished:
                     raise TaskTakenOver(handle.id)
-            if params.get("upload_id") and outage_since is None and now - progress_at >= staging.progress_interval:
-                progress_at = now
-                done = await staging.uploaded_bytes(params)
-                if done != bytes_done:
-                    bytes_done = done
-                    await handle.progress(codes.UPLOAD_URL_RECEIVED, {**handle.data, "bytes_done": done})
             with contextlib.suppress(TimeoutError):
                 pause = min(staging.max_poll_interval, 0.1 + (now - started) * staging.poll_backoff)
                 await asyncio.wait_for(arrived.wait(), pause)
             arrived.clear()
 
-    async def _fetch(self, handle: TaskHandle, session: RemoteSession, size: int) -> dict:
-        """Fetch the object into a temporary file beside the target, check it, and rename it into place."""
+    async def _fetch_object(self, handle: TaskHandle, session: RemoteSession) -> dict:
+        """Wait for the client's single object, then fetch it (large ones in byte ranges side by side)."""
         staging, params = self.staging, handle.params
-        target = params["target"]
-        # Named after the key's random part, so a resumed task reuses (and overwrites) the same file.
-        temporary = posixpath.join(posixpath.dirname(target), ".firecrest-staging-" + params["key"].split("/")[2])
+        if handle.status == codes.UPLOAD_URL_RECEIVED:
+            size = await self._await(handle, params["key"])
+            if params["size"] is not None and size != params["size"]:
+                raise StagingFailed(f"the staged object has {size} bytes, not the {params['size']} announced")
+        else:  # resumed after the object had arrived
+            size = await staging.objects.size(params["key"])
+            if size is None:
+                raise StagingFailed("the staged object is gone; start a new upload")
+        started = await self._confirmed(handle, size)
         budget = staging.transfer_time(size)
-        started = self._data(handle, codes.UPLOAD_TRANSFER_STARTED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_STARTED],
-                             bytes_done=0, bytes_total=size)
-        await handle.progress(codes.UPLOAD_TRANSFER_STARTED, started)
-        sftp = await session.sftp()
-        sftp_timeout = session.pool.command_timeout
-        # Large objects come in byte ranges side by side (one stream rarely fills the path); their sparse
-        # file's size says nothing, so progress is read as the bytes it occupies.
+        # One stream rarely fills the path: large objects come in byte ranges side by side.
         ranged = size > staging.objects.multipart_threshold and staging.parallel_streams > 1
+        async with _Landing(handle, session, size, sparse=ranged, check_time=budget) as landing:
+            url = await staging.objects.get_url(params["key"], lifetime=budget)
+            if ranged:
+                share = -(-size // staging.parallel_streams)
+                commands = [FetchPieces(landing.path, [(offset, min(share, size - offset), url)], staging.limits,
+                                        ranged=True, timeout=budget) for offset in range(0, size, share)]
+            else:
+                commands = [FetchObject(url, landing.path, staging.limits, timeout=budget)]
+            await staging.run_on_system(handle, session, commands, size, landing.progress_as(started))
+        await staging.discard_quietly(handle)
+        return self._data(handle, codes.UPLOAD_TRANSFER_FINISHED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_FINISHED],
+                          bytes_done=size, bytes_total=size, size=size, sha256=landing.digest)
+
+    async def _fetch_parts(self, handle: TaskHandle, session: RemoteSession) -> dict:
+        """Fetch each part as it arrives, until the client completed the upload and every part is here."""
+        staging, params = self.staging, handle.params
+        size, key = params["size"], params["key"]
+        # Parts may come as late as a client may start plus the time their upload takes.
+        budget = staging.objects.url_lifetime + staging.transfer_time(size)
+        plan = plan_parts(size, params["part_size"])
+        pieces = [(part.offset, part.size, await staging.objects.get_url(ObjectStore.part_key(key, part.number),
+                                                                         lifetime=budget)) for part in plan]
+        streams = min(staging.parallel_streams, len(plan))
+        async with _Landing(handle, session, size, sparse=True, check_time=staging.transfer_time(size)) as landing:
+            commands = [FetchPieces(landing.path, pieces[first::streams], staging.limits, ranged=False,
+                                    wait=math.ceil(budget), timeout=budget) for first in range(streams)]
+            report = landing.progress_as(None)
+
+            async def fetch():
+                await staging.run_on_system(handle, session, commands, size, report, time_limit=budget)
+                await report()  # the final count, shown while the client has yet to complete
+
+            fetching = asyncio.ensure_future(fetch())
+            try:
+                if handle.status == codes.UPLOAD_URL_RECEIVED:
+                    await _first_failure(fetching, self._await(handle, ObjectStore.completion_key(key)))
+                if handle.status != codes.UPLOAD_TRANSFER_STARTED:
+                    await self._confirmed(handle, size)
+                await fetching
+            except asyncio.CancelledError:
+                raise  # stopped: a resume fetches again, or waits for the job still fetching
+            except BaseException:
+                await _stopped(fetching)
+                await staging.abandon_job(handle, session)
+                raise
+            finally:
+                await _stopped(fetching)
+        await staging.discard_quietly(handle)
+        return self._data(handle, codes.UPLOAD_TRANSFER_FINISHED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_FINISHED],
+                          bytes_done=size, bytes_total=size, size=size, sha256=landing.digest)
+
+
+async def _first_failure(background: asyncio.Future, awaited) -> None:
+    """Await `awaited`; if `background` fails first, raise its failure instead."""
+    waiting = asyncio.ensure_future(awaited)
+    try:
+        await asyncio.wait({background, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if background.done() and not waiting.done():
+            background.result()  # raises; a background done early and well leaves the wait to go on
+        await waiting
+    finally:
+        await _stopped(waiting)
+
+
+async def _stopped(future: asyncio.Future) -> None:
+    if not future.done():
+        future.cancel()
+        with contextlib.suppress(BaseException):
+            await future
+
+
+class _Landing:
+    """The hidden temporary file beside an upload's target that the system fills. On leaving the block
+    normally, its size (and sha256, if the client gave one) is checked and it is renamed to the target;
+    on a failure it is removed. A cancelled task leaves it, for the resumed task to fill again."""
+
+    def __init__(self, handle: TaskHandle, session: RemoteSession, size: int, *, sparse: bool, check_time: float):
+        params = handle.params
+        self.handle, self.session, self.size, self.sparse = handle, session, size, sparse
+        self.check_time = check_time
+        self.target, self.sha256 = params["target"], params["sha256"]
+        # Named after the key's random part, so a resumed task reuses (and overwrites) the same file.
+        self.path = posixpath.join(posixpath.dirname(self.target), ".firecrest-staging-" + params["key"].split("/")[2])
+        self.timeout = session.pool.command_timeout
+        self.digest: str | None = None
+
+    async def __aenter__(self) -> "_Landing":
+        self.sftp = await self.session.sftp()
+        # Pieces are written into place in a file that must exist; a stale one from an interrupted
+        # run is emptied first, unless a transfer job picked up after a restart is still filling it.
+        if self.sparse and not self.handle.params.get("jobid"):
+            async with guarded(self.path, self.timeout):
+                await (await self.sftp.open(self.path, "wb")).close()
+        return self
+
+    def progress_as(self, data: dict | None):
+        """A progress callback updating `bytes_done` in `data` (None: the task's current data and status)."""
 
         async def progress():
             with contextlib.suppress(FirecrestError):
-                done = await (session.execute(AllocatedBytes(temporary)) if ranged
-                              else _file_size(sftp, temporary, sftp_timeout))
-                if done is not None and min(done, size) != handle.data.get("bytes_done"):
-                    await handle.progress(codes.UPLOAD_TRANSFER_STARTED, {**started, "bytes_done": min(done, size)})
+                # A file filled in pieces has holes, so its size says nothing: count the bytes it occupies.
+                done = await (self.session.execute(AllocatedBytes(self.path)) if self.sparse
+                              else _file_size(self.sftp, self.path, self.timeout))
+                handle = self.handle
+                current = data if data is not None else handle.data
+                if done is not None and isinstance(current, dict) and min(done, self.size) != current.get("bytes_done"):
+                    status = data["status"] if data is not None else handle.status
+                    await handle.progress(status, {**current, "bytes_done": min(done, self.size)})
 
-        try:
-            url = await staging.objects.get_url(params["key"], lifetime=budget)
-            if ranged:
-                async with guarded(temporary, sftp_timeout):
-                    await (await sftp.open(temporary, "wb")).close()  # empty, also after a resume
-                share = -(-size // staging.parallel_streams)
-                commands = [FetchRanges(url, temporary, [(offset, min(share, size - offset))], staging.limits,
-                                        timeout=budget) for offset in range(0, size, share)]
-            else:
-                commands = [FetchObject(url, temporary, staging.limits, timeout=budget)]
-            await staging.run_on_system(handle, session, commands, size, progress)
-            arrived = await _file_size(sftp, temporary, sftp_timeout)
-            if arrived != size:
-                raise StagingFailed(f"the system received {arrived} bytes of the {size} staged; "
-                                    f"nothing was written to {target}")
-            digest = None
-            if params["sha256"]:
-                digest = await session.execute(Sha256(temporary, timeout=budget))
-                if digest != params["sha256"]:
-                    raise StagingFailed(f"the file's sha256 on the system is {digest}, not the {params['sha256']} "
-                                        f"given; nothing was written to {target}")
-            async with guarded(target, sftp_timeout):
-                await sftp.posix_rename(temporary, target)
-        except asyncio.CancelledError:
-            raise  # stopped: a resume fetches into the same file again, or waits for the job still filling it
-        except BaseException:
-            with contextlib.suppress(Exception):
-                async with guarded(temporary, sftp_timeout):
-                    await sftp.remove(temporary)
-            raise
-        await staging.discard_quietly(handle)
-        return self._data(handle, codes.UPLOAD_TRANSFER_FINISHED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_FINISHED],
-                          bytes_done=size, bytes_total=size, size=size, sha256=digest)
+        return progress
+
+    async def __aexit__(self, kind, error, trace) -> None:
+        if kind is not None and issubclass(kind, asyncio.CancelledError):
+            return
+        if kind is None:
+            try:
+                await self._settle()
+                return
+            except BaseException:
+                await self._remove()
+                raise
+        await self._remove()
+
+    async def _settle(self) -> None:
+        arrived = await _file_size(self.sftp, self.path, self.timeout)
+        if arrived != self.size:
+            raise StagingFailed(f"the system received {arrived} bytes of the {self.size} staged; "
+                                f"nothing was written to {self.target}")
+        if self.sha256:
+            self.digest = await self.session.execute(Sha256(self.path, timeout=self.check_time))
+            if self.digest != self.sha256:
+                raise StagingFailed(f"the file's sha256 on the system is {self.digest}, not the {self.sha256} "
+                                    f"given; nothing was written to {self.target}")
+        async with guarded(self.target, self.timeout):
+            await self.sftp.posix_rename(self.path, self.target)
+
+    async def _remove(self) -> None:
+        with contextlib.suppress(Exception):
+            async with guarded(self.path, self.timeout):
+                await self.sftp.remove(self.path)
 
 
 async def _file_size(sftp: asyncssh.SFTPClient, path: str, timeout: float) -> int | None:

@@ -34,6 +34,9 @@ UPLOAD = "xfer-external-upload"
 DOWNLOAD = "xfer-external-download"
 SERVICE = "storage"
 INVALIDATED = "invalidated by its owner"
+# Each stream of a transfer in parts moves about this many parts.
+_PARTS_PER_STREAM = 8
+_COMPLETED_UPLOAD = {codes.UPLOAD_CONFIRMED, codes.UPLOAD_TRANSFER_STARTED, codes.UPLOAD_TRANSFER_FINISHED}
 
 
 class Staging(Configurable):
@@ -157,6 +160,12 @@ class Staging(Configurable):
             log.info("deleted %d staged downloads whose URLs had expired", len(expired))
         return len(expired)
 
+    def part_size_for(self, size: int) -> int:
+        """Parts of at least ObjectStore.part_size, larger for big files, so that each stream moves about
+        eight: every part costs requests of its own (and, on the system, a curl)."""
+        wanted = max(self.objects.part_size, size // (self.parallel_streams * _PARTS_PER_STREAM))
+        return -(-wanted // MiB) * MiB
+
     def transfer_time(self, size: int) -> float:
         return 300 + size / self.min_transfer_rate
 
@@ -172,7 +181,7 @@ class Staging(Configurable):
         key = self.objects.new_key("upload", user, posixpath.basename(target))
         params = {"source": source, "target": target, "key": key, "size": size, "sha256": sha256,
                   "multipart": size is not None and size > self.objects.multipart_threshold,
-                  "part_size": self.objects.part_size}
+                  "part_size": self.part_size_for(size or 0)}
         budget = self.objects.url_lifetime + 2 * self.transfer_time(MAX_SINGLE_PUT if size is None else size)
         return await self.tasks.runner.start(
             user, SERVICE, system, self.uploads.run, kind=UPLOAD, params=params, max_run_time=budget,
@@ -194,38 +203,40 @@ class Staging(Configurable):
     # -- the multipart extension and invalidation (handlers, with the caller's own task) -------------
 
     async def part_urls(self, task: Task, first: int, count: int) -> dict:
-        """Presigned URLs for parts `first` .. `first + count - 1` of a multipart upload awaiting its data."""
-        upload_id = self._awaiting_parts(task)
+        """Presigned URLs for parts `first` .. `first + count - 1` of an upload in parts awaiting its data."""
+        self._awaiting_parts(task)
         plan = plan_parts(task.params["size"], task.params["part_size"])
         if not 1 <= first <= len(plan):
             raise InvalidInput(f"first must be a part number from 1 to {len(plan)}")
+        key = task.params["key"]
         parts = [{"part_number": part.number, "offset": part.offset, "size": part.size,
-                  "url": await self.objects.part_url(task.params["key"], upload_id, part.number, public=True)}
+                  "url": await self.objects.put_url(ObjectStore.part_key(key, part.number), public=True)}
                  for part in plan[first - 1:first - 1 + count]]
         return {"part_count": len(plan), "part_size": plan[0].size, "method": "PUT", "parts": parts}
 
     async def complete_upload(self, task: Task) -> None:
-        """Assemble the uploaded parts into the object, once every part is there in full."""
-        upload_id = self._awaiting_parts(task)
+        """Record that the client uploaded every part, once each is there in full. Completing an upload
+        that is already complete (a client's retry) changes nothing."""
+        if task.kind == UPLOAD and task.params.get("multipart") and task.status in _COMPLETED_UPLOAD:
+            return
+        self._awaiting_parts(task)
         key = task.params["key"]
-        uploaded = await self.objects.uploaded_parts(key, upload_id)
+        uploaded = {name: size for name, size, _ in await self.objects.listing(ObjectStore.folder(key))}
         plan = plan_parts(task.params["size"], task.params["part_size"])
-        wrong = [part.number for part in plan if uploaded.get(part.number, (None,))[0] != part.size]
+        wrong = [part.number for part in plan if uploaded.get(ObjectStore.part_key(key, part.number)) != part.size]
         if wrong:
             shown = ", ".join(map(str, wrong[:20])) + (" ..." if len(wrong) > 20 else "")
             raise InvalidInput(f"{len(wrong)} parts are missing or not of their planned size: {shown}")
-        await self.objects.complete_multipart(key, upload_id, {number: etag for number, (_, etag) in uploaded.items()
-                                                               if number <= len(plan)})
+        await self.objects.mark(ObjectStore.completion_key(key))
         if task.id in self.arrivals:
             self.arrivals[task.id].set()
 
-    def _awaiting_parts(self, task: Task) -> str:
-        upload_id = task.params.get("upload_id")
+    @staticmethod
+    def _awaiting_parts(task: Task) -> None:
         if task.kind != UPLOAD or not task.params.get("multipart"):
             raise InvalidInput(f"task {task.id} is not a multipart upload")
-        if task.status != codes.UPLOAD_URL_RECEIVED or upload_id is None:
+        if task.status != codes.UPLOAD_URL_RECEIVED:
             raise InvalidInput(f"task {task.id} is not waiting for parts (status {task.status})")
-        return upload_id
 
     async def invalidate(self, task: Task) -> None:
         """Delete the task's staged object (its URLs then fail) and fail the task if it was still running."""
@@ -240,7 +251,9 @@ class Staging(Configurable):
         await self._discard(task.params)
 
     async def _discard(self, params: dict) -> None:
-        if params.get("upload_id"):
+        if params.get("multipart"):  # an upload in parts: the parts and the completion mark
+            return await self.objects.delete_all(ObjectStore.folder(params["key"]))
+        if params.get("upload_id"):  # a download pushed in parts
             await self.objects.abort_multipart(params["key"], params["upload_id"])
         await self.objects.delete(params["key"])
 
@@ -252,7 +265,7 @@ class Staging(Configurable):
                         handle.id, error.description)
 
     async def uploaded_bytes(self, params: dict) -> int:
-        """Bytes in the parts of a multipart upload so far (0 while the store cannot tell)."""
+        """Bytes in the parts of a multipart upload (a download's push) so far (0 while the store cannot tell)."""
         with contextlib.suppress(FirecrestError):
             parts = await self.objects.uploaded_parts(params["key"], params["upload_id"])
             return sum(size for size, _ in parts.values())
@@ -267,24 +280,33 @@ class Staging(Configurable):
         return self.pool.session(system, self.accounts.account_for(handle.user, system.name), handle.user)
 
     async def run_on_system(self, handle: TaskHandle, session: RemoteSession, commands: list[RemoteCommand],
-                            size: int, progress) -> None:
+                            size: int, progress, time_limit: float | None = None) -> None:
         """Run the transfer commands: as a Slurm job for big files where the system has a transfer
-        partition (picking up the job of a previous run after a restart), else over SSH."""
+        partition (picking up the job of a previous run after a restart), else over SSH. A job's time
+        limit is `time_limit`, by default the transfer time of `size` bytes."""
         if not (session.system.transfer_partition and size >= self.job_threshold):
             return await run_over_ssh(session, commands, progress, self.progress_interval)
-        jobid, token = handle.params.get("jobid"), handle.params.get("job_token")
-        if jobid and token:
-            job = TransferJob(self.scheduler, session, commands[0], jobid, token)
-        else:
-            job = await TransferJob.submit(self.scheduler, session, commands, self.transfer_time(size))
+        job = self._picked_up_job(handle, session, commands[0])
+        if job is None:
+            job = await TransferJob.submit(self.scheduler, session, commands, time_limit or self.transfer_time(size))
             await handle.remember(jobid=job.jobid, job_token=job.token)
         try:
             await job.wait(progress, self.progress_interval)
         except asyncio.CancelledError:
-            raise  # stopped: a resume waits for the same job
+            raise  # stopped: a resume waits for the same job (or abandon_job stops it)
         except BaseException:
-            await job.remove_files()
+            await job.cancel()
             raise
         # Done with: a later resume must not wait for this job again.
         await handle.remember(jobid=None, job_token=None)
         await job.remove_files()
+
+    async def abandon_job(self, handle: TaskHandle, session: RemoteSession) -> None:
+        """Cancel the transfer job of a task that failed while its job still ran."""
+        job = self._picked_up_job(handle, session, None)
+        if job is not None:
+            await job.cancel()
+
+    def _picked_up_job(self, handle: TaskHandle, session: RemoteSession, command) -> TransferJob | None:
+        jobid, token = handle.params.get("jobid"), handle.params.get("job_token")
+        return TransferJob(self.scheduler, session, command, jobid, token) if jobid and token else None
