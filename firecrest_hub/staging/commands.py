@@ -105,7 +105,7 @@ class PushFile(CurlTransfer):
 # object that starts at offset) to its place in "$1" (which must exist; it is never truncated, so several
 # of these fill one file side by side). An object that is not there yet (404) is asked for again until
 # $3 seconds after the start: parts that a client is still uploading are fetched as they arrive. The
-# pauses between looks grow with the wait for the part (20 looks each of 0.05, 0.2 and 0.5 s, then 2 s),
+# pauses between looks grow with the wait for the part (25 looks of 0.2 s, 20 of 0.5 s, then 2 s),
 # so that a part is taken within moments while the client streams, and an idle wait costs little.
 FETCH_PIECES_SCRIPT = r"""set -o pipefail
 file=$1 mode=$2 wait=$3; shift 3
@@ -121,7 +121,7 @@ while read -r offset size url; do
       echo "the piece at byte $offset failed" >&2
       exit 1
     fi
-    case $((looks++ / 20)) in 0) sleep 0.05 ;; 1) sleep 0.2 ;; 2) sleep 0.5 ;; *) sleep 2 ;; esac
+    if (( looks++ < 25 )); then sleep 0.2; elif (( looks < 45 )); then sleep 0.5; else sleep 2; fi
   done
 done
 """
