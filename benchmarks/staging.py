@@ -146,6 +146,8 @@ def curl(*argv: str) -> None:
 
 
 def timed(action) -> float:
+    # Each measurement starts on a quiet disk, not under the write-back of the one before.
+    os.sync()
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
