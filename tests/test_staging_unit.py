@@ -44,6 +44,15 @@ def test_part_plan_grows_parts_to_stay_within_the_part_limit():
         plan_parts(size + 1, 8 * MiB)
 
 
+def test_parts_grow_with_the_file_up_to_one_put():
+    staging = _staging_with(objects=ObjectStore(part_size=8 * MiB), parallel_streams=2)
+    assert staging.part_size_for(20 * MiB) == 8 * MiB
+    assert staging.part_size_for(1024 * MiB) == 64 * MiB  # eight per stream
+    assert staging.part_size_for(1000 * MiB) == 63 * MiB  # in whole MiB
+    assert staging.part_size_for(200 * 1024 * MiB) == 5 * 1024 * MiB  # no part beyond S3's 5 GiB PUT
+    assert len(plan_parts(5 * 1024 * 1024 * MiB, staging.part_size_for(5 * 1024 * 1024 * MiB))) <= MAX_PARTS
+
+
 def test_keys_are_per_user_and_unguessable():
     first = ObjectStore.new_key("upload", "alice", "data.bin")
     second = ObjectStore.new_key("upload", "alice", "data.bin")

@@ -162,9 +162,10 @@ class Staging(Configurable):
 
     def part_size_for(self, size: int) -> int:
         """Parts of at least ObjectStore.part_size, larger for big files, so that each stream moves about
-        eight: every part costs requests of its own (and, on the system, a curl)."""
+        eight (every part costs requests of its own, and on the system a curl), but at most what one
+        PUT carries."""
         wanted = max(self.objects.part_size, size // (self.parallel_streams * _PARTS_PER_STREAM))
-        return -(-wanted // MiB) * MiB
+        return min(-(-wanted // MiB) * MiB, MAX_SINGLE_PUT)
 
     def transfer_time(self, size: int) -> float:
         return 300 + size / self.min_transfer_rate
