@@ -132,6 +132,12 @@ async def test_multipart_upload_with_parts_and_completion(alice_token, alice, wo
     early = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
                  headers={"X-Task-Id": task_id})
     assert early.status_code == 400 and "1 parts are missing" in early.json()["description"]
+    # A part sent short is refused at completion, and not taken by the system: it waits for the part in full.
+    short = requests.put(parts[2]["url"], data=data[parts[2]["offset"]:-1000], timeout=60)
+    assert short.status_code == 200
+    refused = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
+                   headers={"X-Task-Id": task_id})
+    assert refused.status_code == 400 and "not of their planned size: 3" in refused.json()["description"]
     put(parts[2])
     done = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
                 headers={"X-Task-Id": task_id})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shlex
 import subprocess
 import threading
@@ -194,12 +195,37 @@ def test_fetch_ranges_fill_one_file_side_by_side(tmp_path):
     assert result.returncode != 0 and "the piece at byte 0 failed" in result.stderr
 
 
+class RangeServer(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder as a store does: 404 for what is not there, a Range as 206 (or 416 past the end)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            return self.send_error(404)
+        with open(path, "rb") as file:
+            body = file.read()
+        first, last = map(int, self.headers["Range"].removeprefix("bytes=").split("-"))
+        if first >= len(body):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(body)}")
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        last = min(last, len(body) - 1)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {first}-{last}/{len(body)}")
+        self.send_header("Content-Length", str(last - first + 1))
+        self.end_headers()
+        self.wfile.write(body[first:last + 1])
+
+
 @pytest.fixture
 def web_folder(tmp_path):
     """A folder served over HTTP, answering 404 for files that are not (yet) there."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(RangeServer, directory=str(tmp_path)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -225,13 +251,38 @@ def test_fetch_parts_waits_for_parts_still_uploading(web_folder):
     assert target.read_bytes() == b"".join(parts)
 
 
+def test_fetch_parts_takes_a_part_only_in_full(web_folder):
+    """A part sent with another size (too short, empty, too long) is waited past, and writes nothing
+    beyond its own bytes; the part sent again in full is taken."""
+    folder, base = web_folder
+    target = folder / "target"
+    target.write_bytes(b"")
+    (folder / "p2").write_bytes(b"y" * 100)  # already fetched by another stream, say
+    fetch = FetchPieces(str(target), [(0, 100, f"{base}/p1")], CurlLimits(), ranged=False, wait=20)
+    for wrong in (b"x" * 10, b"", b"x" * 150):
+        (folder / "p1").write_bytes(wrong)
+        process = subprocess.Popen(fetch.argv(), stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process.stdin.write(fetch.stdin())
+        process.stdin.close()
+        time.sleep(0.5)
+        assert process.poll() is None, process.stderr.read()  # still waiting for the part in full
+        process.kill()
+        process.wait()
+    with open(target, "r+b") as file:
+        file.seek(100)
+        file.write(b"y" * 100)
+    (folder / "p1").write_bytes(b"z" * 100)
+    assert run_script(fetch).returncode == 0
+    assert target.read_bytes() == b"z" * 100 + b"y" * 100
+
+
 def test_fetch_parts_gives_up_on_a_part_that_never_comes(web_folder):
     folder, base = web_folder
     (folder / "target").write_bytes(b"")
     started = time.monotonic()
     result = run_script(FetchPieces(str(folder / "target"), [(0, 5, f"{base}/never")], CurlLimits(),
                                     ranged=False, wait=1))
-    assert result.returncode != 0 and "404" in result.stderr and "the piece at byte 0 failed" in result.stderr
+    assert result.returncode != 0 and "404" in result.stderr and "did not arrive in full within 1 s" in result.stderr
     assert time.monotonic() - started < 10
 
 
