@@ -27,6 +27,11 @@ from firecrest_hub.staging.objectstore import MAX_PARTS, MiB
 URL = "http://s3.example.org/bucket/upload/alice/0123/f?X-Amz-Signature=secret"
 
 
+def run_script(command) -> subprocess.CompletedProcess:
+    """Run a remote command object here, as bash would on the system."""
+    return subprocess.run(command.argv(), input=command.stdin(), capture_output=True, text=True, timeout=30)
+
+
 def test_part_plan_covers_the_file_exactly():
     plan = plan_parts(20 * MiB + 5, 8 * MiB)
     assert [(p.number, p.offset, p.size) for p in plan] == [
@@ -144,7 +149,7 @@ def test_curl_reads_its_quoted_config(tmp_path):
     source.write_bytes(b"payload")
     target = tmp_path / "copy"
     fetch = FetchObject(source.as_uri(), str(target), CurlLimits())
-    result = subprocess.run(fetch.argv(), input=fetch.stdin(), capture_output=True, text=True, timeout=30)
+    result = run_script(fetch)
     assert result.returncode == 0, result.stderr
     assert target.read_bytes() == b"payload"
 
@@ -168,13 +173,9 @@ def test_push_parts_script_sends_each_range(tmp_path):
     parts = [(1, 0, 10000, (tmp_path / "p1").as_uri()), (2, 10000, 10000, (tmp_path / "p2").as_uri()),
              (3, 20000, 5600, (tmp_path / "p3").as_uri())]
     command = PushParts(str(source), parts, CurlLimits())
-    result = subprocess.run(command.argv(), input=command.stdin(), capture_output=True, text=True, timeout=30)
+    result = run_script(command)
     assert result.returncode == 0, result.stderr
     assert b"".join((tmp_path / f"p{n}").read_bytes() for n in (1, 2, 3)) == data
-
-
-def run_script(command) -> subprocess.CompletedProcess:
-    return subprocess.run(command.argv(), input=command.stdin(), capture_output=True, text=True, timeout=30)
 
 
 def test_fetch_ranges_fill_one_file_side_by_side(tmp_path):

@@ -167,8 +167,12 @@ class TransferJob:
 
     async def cancel(self) -> None:
         """Cancel the job and remove its files (a job that already ended is no error)."""
-        with contextlib.suppress(FirecrestError):
+        try:
             await self.scheduler.cancel(self.session, self.jobid)
+        except UnknownJob:
+            pass
+        except FirecrestError as error:
+            log.warning("could not cancel transfer job %s: %s", self.jobid, error.description)
         await self.remove_files()
 
     async def remove_files(self) -> None:

@@ -7,9 +7,11 @@ service checks the object's size, and 117 carries `data.url`, a presigned GET. T
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 from typing import TYPE_CHECKING
 
+from ..errors import FirecrestError
 from ..remote import RemoteSession
 from ..tasks import TaskHandle, codes
 from .commands import PushFile, PushParts, StagingFailed
@@ -68,7 +70,7 @@ class Downloads:
         commands = [PushParts(params["source"], stream, staging.limits, timeout=budget) for stream in streams]
 
         async def progress():
-            done = await staging.uploaded_bytes({"key": key, "upload_id": upload_id})
+            done = await _pushed_bytes(staging, key, upload_id)
             if done != handle.data.get("bytes_done"):
                 await handle.progress(codes.DOWNLOAD_STARTED, {**data, "bytes_done": done})
 
@@ -82,3 +84,11 @@ class Downloads:
 
 async def _no_progress() -> None:
     """A single PUT tells nothing until it is done."""
+
+
+async def _pushed_bytes(staging: "Staging", key: str, upload_id: str) -> int:
+    """Bytes in the parts pushed so far (0 while the store cannot tell)."""
+    with contextlib.suppress(FirecrestError):
+        parts = await staging.objects.uploaded_parts(key, upload_id)
+        return sum(size for size, _ in parts.values())
+    return 0

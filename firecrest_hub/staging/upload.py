@@ -133,6 +133,12 @@ class Uploads:
                 await asyncio.wait_for(arrived.wait(), pause)
             arrived.clear()
 
+    async def _finished(self, handle: TaskHandle, size: int, digest: str | None) -> dict:
+        """The staged objects are removed; the data of 114."""
+        await self.staging.discard_quietly(handle)
+        return self._data(handle, codes.UPLOAD_TRANSFER_FINISHED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_FINISHED],
+                          bytes_done=size, bytes_total=size, size=size, sha256=digest)
+
     async def _fetch_object(self, handle: TaskHandle, session: RemoteSession) -> dict:
         """Wait for the client's single object, then fetch it (large ones in byte ranges side by side)."""
         staging, params = self.staging, handle.params
@@ -157,9 +163,7 @@ class Uploads:
             else:
                 commands = [FetchObject(url, landing.path, staging.limits, timeout=budget)]
             await staging.run_on_system(handle, session, commands, size, landing.progress_as(started))
-        await staging.discard_quietly(handle)
-        return self._data(handle, codes.UPLOAD_TRANSFER_FINISHED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_FINISHED],
-                          bytes_done=size, bytes_total=size, size=size, sha256=landing.digest)
+        return await self._finished(handle, size, landing.digest)
 
     async def _fetch_parts(self, handle: TaskHandle, session: RemoteSession) -> dict:
         """Fetch each part as it arrives, until the client completed the upload and every part is here."""
@@ -187,17 +191,13 @@ class Uploads:
                 if handle.status != codes.UPLOAD_TRANSFER_STARTED:
                     await self._confirmed(handle, size)
                 await fetching
-            except asyncio.CancelledError:
-                raise  # stopped: a resume fetches again, or waits for the job still fetching
-            except BaseException:
+            except BaseException as failure:
                 await _stopped(fetching)
-                await staging.abandon_job(handle, session)
+                # Stopped (not failed): a resume fetches again, or waits for the job still fetching.
+                if not isinstance(failure, asyncio.CancelledError):
+                    await staging.abandon_job(handle, session)
                 raise
-            finally:
-                await _stopped(fetching)
-        await staging.discard_quietly(handle)
-        return self._data(handle, codes.UPLOAD_TRANSFER_FINISHED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_FINISHED],
-                          bytes_done=size, bytes_total=size, size=size, sha256=landing.digest)
+        return await self._finished(handle, size, landing.digest)
 
 
 async def _first_failure(background: asyncio.Future, awaited) -> None:
@@ -260,16 +260,14 @@ class _Landing:
         return progress
 
     async def __aexit__(self, kind, error, trace) -> None:
-        if kind is not None and issubclass(kind, asyncio.CancelledError):
-            return
         if kind is None:
             try:
                 await self._settle()
-                return
             except BaseException:
                 await self._remove()
                 raise
-        await self._remove()
+        elif not issubclass(kind, asyncio.CancelledError):
+            await self._remove()
 
     async def _settle(self) -> None:
         arrived = await _file_size(self.sftp, self.path, self.timeout)

@@ -265,13 +265,6 @@ class Staging(Configurable):
             log.warning("could not remove the staged object of task %s (the lifecycle rule will): %s",
                         handle.id, error.description)
 
-    async def uploaded_bytes(self, params: dict) -> int:
-        """Bytes in the parts of a multipart upload (a download's push) so far (0 while the store cannot tell)."""
-        with contextlib.suppress(FirecrestError):
-            parts = await self.objects.uploaded_parts(params["key"], params["upload_id"])
-            return sum(size for size, _ in parts.values())
-        return 0
-
     # -- on the system -------------------------------------------------------------------------------
 
     def session(self, handle: TaskHandle) -> RemoteSession:
