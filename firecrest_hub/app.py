@@ -18,12 +18,8 @@ from traitlets import Integer, TraitError, Unicode, default, validate
 from traitlets.config import Application
 
 from . import __version__, api
-from .compute import SlurmScheduler
-from .config import Systems
-from .delegation import CertificateAuthority
-from .identity import AccountMapper
+from .access import Access
 from .jobs import JobEventPublisher, JobTasks
-from .remote import ConnectionPool
 from .staging import ObjectStore, Staging
 from .status import StatusProbes
 from .tasks import Tasks
@@ -87,21 +83,15 @@ class FirecrestService(Application):
         cli_config = self.config.copy()
         self.load_config_file(self.config_file)
         self.update_config(cli_config)
-        self.systems = Systems(parent=self)
-        self.accounts = AccountMapper(parent=self)
-        self.authority = CertificateAuthority(parent=self)
-        self.pool = ConnectionPool(self.authority, parent=self)
+        self.access = access = Access(parent=self)
         self.tasks = Tasks(self, url_prefix=url_path_join(self.base_url, "api/v1"))
-        self.scheduler = SlurmScheduler(self.pool, parent=self)
         # Registers the resume handlers of its task kinds before the runner opens and resumes tasks.
-        self.job_tasks = JobTasks(self, parent=self)
+        self.job_tasks = JobTasks(access, self.tasks, parent=self)
         self.objects = ObjectStore(parent=self)
-        self.staging = Staging(self.objects, self.systems, self.accounts, self.pool, self.scheduler, self.tasks,
-                               parent=self)
-        self.job_events = JobEventPublisher(self.scheduler, self.systems, self.accounts, self.tasks.events,
-                                            parent=self)
-        self.health = StatusProbes(self.systems.all(), self.pool, self.authority, self.tasks.store, self.objects,
-                                   parent=self)
+        self.staging = Staging(self.objects, access, self.tasks, parent=self)
+        self.job_events = JobEventPublisher(access, self.tasks.events, parent=self)
+        self.health = StatusProbes(access.systems.all(), access.pool, access.authority, self.tasks.store,
+                                   self.objects, parent=self)
         self.hub_auth = HubOAuth(parent=self)
         self.web_app = WebApplication(
             self.routes(),
@@ -140,7 +130,7 @@ class FirecrestService(Application):
             await self.staging.stop()
             await self.tasks.close()
             await self.objects.close()
-            await self.pool.close()
+            await self.access.close()
 
     def start(self):
         asyncio.run(self.serve())

@@ -1,10 +1,10 @@
 """What every FirecrestSpawner of one hub process shares.
 
-The systems, the account mapping, the certificate authority, the SSH connection pool and the Slurm
-scheduler (with its one job-state cache per system) are built once per hub process from the hub's
-config, the same `c.Systems`, `c.AccountMapper`, `c.CertificateAuthority`, `c.ConnectionPool`,
-`c.SlurmScheduler` and `c.JobStateCache` sections the firecrest service reads. So twenty notebook
-servers share one SSH connection per account and one `squeue` per interval, not twenty.
+The access to the systems (firecrest_hub.access: systems, account policy, certificate authority, SSH
+connection pool and the Slurm scheduler with its one job-state cache per system) is built once per hub
+process from the hub's config, the same `c.Systems`, `c.AccountMapper`, `c.CertificateAuthority`,
+`c.ConnectionPool`, `c.SlurmScheduler` and `c.JobStateCache` sections the firecrest service reads. So
+twenty notebook servers share one SSH connection per account and one `squeue` per interval, not twenty.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from firecrest_hub.compute import SlurmScheduler
-from firecrest_hub.config import System, Systems
-from firecrest_hub.delegation import CertificateAuthority
-from firecrest_hub.identity import AccountMapper
-from firecrest_hub.remote import ConnectionPool, RemoteSession
+from firecrest_hub.access import Access
+from firecrest_hub.config import System
+from firecrest_hub.remote import RemoteSession
 
 from .options import PartitionLimits
 
@@ -36,11 +34,8 @@ class SystemOffer:
 
 class ClusterBackend:
     def __init__(self, config):
-        self.systems = Systems(config=config)
-        self.accounts = AccountMapper(config=config)
-        self.authority = CertificateAuthority(config=config)
-        self.pool = ConnectionPool(self.authority, config=config)
-        self.scheduler = SlurmScheduler(self.pool, config=config)
+        self.access = Access(config=config)
+        self.systems, self.scheduler = self.access.systems, self.access.scheduler
         self._offers: dict[str, tuple[float, asyncio.Future]] = {}
 
     def system(self, name: str) -> System:
@@ -49,9 +44,9 @@ class ClusterBackend:
             raise KeyError(f"no system {name!r} is configured")
         return system
 
-    def session(self, hub_user: str, system: System) -> RemoteSession:
-        """The hub user's session on `system`, as their own cluster account."""
-        return self.pool.session(system, self.accounts.account_for(hub_user, system.name), hub_user)
+    async def session(self, hub_user: str, system: System) -> RemoteSession:
+        """The hub user's session on `system`, as the cluster account the policy admits for them."""
+        return await self.access.session_for(hub_user, system)
 
     async def offer(self, session: RemoteSession, max_age: float) -> SystemOffer:
         """The partitions and reservations of the session's system, read at most once per `max_age`.

@@ -45,7 +45,7 @@ async def render_options_form(spawner) -> str:
         choice = SystemChoice(name, system.description, spawner.option_defaults.get("partition")
                               or system.default_partition or "")
         try:
-            offer = await backend.offer(backend.session(spawner.user.name, system), spawner.limits_max_age)
+            offer = await backend.offer(await backend.session(spawner.user.name, system), spawner.limits_max_age)
         except FirecrestError as error:
             choice.problem = error.description
         else:

@@ -30,7 +30,7 @@ from traitlets import Dict, Float, Integer, List, TraitError, Unicode, default, 
 
 from firecrest_hub.compute import Job, JobRequest
 from firecrest_hub.compute.validation import check_env_name
-from firecrest_hub.errors import FirecrestError, InvalidInput, SubmissionRejected, UnknownJob
+from firecrest_hub.errors import FirecrestError, InvalidInput, PermissionDenied, SubmissionRejected, UnknownJob
 
 from . import port_report
 from .backend import allowed_partitions, backend_for
@@ -54,6 +54,14 @@ class SpawnFailure(SpawnException):
         super().__init__(message, reason=reason, status_code=status_code)
         # What the hub's pages and progress events show, instead of "400 SpawnException(...)".
         self.jupyterhub_message = message
+
+
+def _cluster_failure(error: FirecrestError, doing: str) -> SpawnFailure:
+    """A refusal of the account policy is the user's to hear as such; anything else is the cluster's."""
+    if isinstance(error, PermissionDenied):
+        return SpawnFailure(f"You cannot run notebook servers here: {error.description}", reason="account-denied",
+                            status_code=403)
+    return SpawnFailure(f"{doing}: {error.description}", reason="cluster-unavailable", status_code=503)
 
 
 class FirecrestSpawner(SlurmSpawner):
@@ -180,10 +188,10 @@ class FirecrestSpawner(SlurmSpawner):
     def backend(self):
         return backend_for(self.config)
 
-    def session(self):
+    async def session(self):
         """The user's session on the system of their job (state from before job_system: the first)."""
         backend = self.backend
-        return backend.session(self.user.name, backend.system(self.job_system or self.system_names()[0]))
+        return await backend.session(self.user.name, backend.system(self.job_system or self.system_names()[0]))
 
     def system_names(self) -> list[str]:
         names = [system.name for system in self.backend.systems.all()]
@@ -200,7 +208,7 @@ class FirecrestSpawner(SlurmSpawner):
             names = self.system_names()
             system_name = choose_system(user_options, names, names[0])
             system = self.backend.system(system_name)
-            session = self.backend.session(self.user.name, system)
+            session = await self.backend.session(self.user.name, system)
             offer = await self.backend.offer(session, self.limits_max_age)
             return validate_options(
                 user_options, system=system_name,
@@ -212,8 +220,7 @@ class FirecrestSpawner(SlurmSpawner):
         except InvalidInput as error:
             raise SpawnFailure(f"Invalid options: {error.description}", reason="invalid-options") from None
         except FirecrestError as error:
-            raise SpawnFailure(f"The cluster cannot be asked for its partitions right now: {error.description}",
-                               reason="cluster-unavailable", status_code=503) from None
+            raise _cluster_failure(error, "The cluster cannot be asked for its partitions right now") from None
 
     async def options_from_form_data(self, form_data: dict) -> dict:
         """The form's fields (lists of strings) as validated options; empty fields take defaults."""
@@ -287,7 +294,10 @@ class FirecrestSpawner(SlurmSpawner):
     async def start(self):
         options = self.job_options or await self.validate_user_options(self.user_options)
         self.job_options, self.job_system, self.port = options, options.system, 0
-        session = self.session()
+        try:
+            session = await self.session()
+        except FirecrestError as error:
+            raise _cluster_failure(error, f"{options.system} cannot be reached right now") from None
         # From here on: the job may report its port even before sbatch has answered us.
         self._awaiting_port = True
         try:
@@ -387,8 +397,8 @@ class FirecrestSpawner(SlurmSpawner):
         """
         if not self.job_id:
             return JobStatus.NOTFOUND
-        session = self.session()
         try:
+            session = await self.session()
             snapshot = await self.backend.scheduler.job_cache(session.system).snapshot()
         except FirecrestError as error:
             # Not "gone": a scheduler that does not answer must not end a running server.
@@ -432,7 +442,7 @@ class FirecrestSpawner(SlurmSpawner):
         """Cancel the job (as the user) and, unless `now`, wait until Slurm no longer runs it."""
         if not self.job_id:
             return
-        session = self.session()
+        session = await self.session()
         scheduler = self.backend.scheduler
         deadline = time.monotonic() + self.stop_timeout
         self.log.info("Cancelling notebook job %s of %s", self.job_id, self._log_name)

@@ -24,16 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+import pytest_asyncio
 import requests
 from traitlets.config import Config
 
 from compute_support import MACHINE, call, created, finished_task, marked_jobs, read
 from conftest import API_URL
-from firecrest_hub.compute import JobRequest, SlurmScheduler
+from firecrest_hub.access import Access
+from firecrest_hub.compute import JobRequest
 from firecrest_hub.compute.slurm_commands import SubmitBatchJob
-from firecrest_hub.config import Systems
 from firecrest_hub.errors import SubmissionRejected
-from firecrest_hub.identity import AccountMapper
 from firecrest_hub.jobs import JobTasks
 from firecrest_hub.jobs.submission import marker_of
 
@@ -116,15 +116,15 @@ async def test_submissions_and_transfers_survive_a_restart(alice_token, alice, w
 
 # ---- the resume handler, case by case --------------------------------------------------------------------
 
-@pytest.fixture
-def job_tasks(pool, demo_config):
-    """JobTasks on a service made of the real parts it uses (pool, scheduler, systems, accounts)."""
-    service = SimpleNamespace(
-        pool=pool, systems=Systems(config=demo_config), accounts=AccountMapper(),
-        scheduler=SlurmScheduler(pool, config=Config({"JobStateCache": {"interval": 0.5}})),
-        tasks=SimpleNamespace(runner=SimpleNamespace(on_resume=lambda kind, work: None)),
-    )
-    return JobTasks(service, submission_settle_time=0)
+@pytest_asyncio.fixture
+async def job_tasks(demo_config):
+    """JobTasks on the real parts it uses (the systems, the account policy, pool and scheduler)."""
+    config = Config(demo_config)
+    config.JobStateCache.interval = 0.5
+    access = Access(config=config)
+    yield JobTasks(access, SimpleNamespace(runner=SimpleNamespace(on_resume=lambda kind, work: None)),
+                   submission_settle_time=0)
+    await access.close()
 
 
 class Handle:

@@ -275,7 +275,7 @@ def polling_spawner(cache: FakeCache) -> FirecrestSpawner:
     class PollingSpawner(FirecrestSpawner):
         backend = SimpleNamespace(scheduler=SimpleNamespace(job_cache=lambda system: cache))
 
-        def session(self):
+        async def session(self):
             return SimpleNamespace(system="cluster", account="alice")
 
     spawner = PollingSpawner()

@@ -25,9 +25,7 @@ import requests
 from botocore.config import Config as BotoConfig
 from traitlets.config import Application
 
-from firecrest_hub.compute import SlurmScheduler
-from firecrest_hub.config import Systems
-from firecrest_hub.identity import AccountMapper
+from firecrest_hub.access import Access
 from firecrest_hub.staging import ObjectStore, Staging
 from firecrest_hub.staging.cluster import TransferJob
 from firecrest_hub.tasks import Tasks
@@ -381,7 +379,7 @@ class CuttableProxy:
 
 
 @pytest_asyncio.fixture
-async def staging_with(demo_config, tmp_path, pool, system):
+async def staging_with(demo_config, tmp_path, system):
     """staging_with(endpoint, database, **Staging settings) -> an in-process Staging on its own task database
     (or a named one, shared), using the real cluster."""
     made = []
@@ -398,17 +396,18 @@ async def staging_with(demo_config, tmp_path, pool, system):
         parent = Application(config=config)
         tasks = Tasks(parent, "/api")
         objects = ObjectStore(parent=parent)
-        staging = Staging(objects, Systems(parent=parent), AccountMapper(parent=parent), pool,
-                          SlurmScheduler(pool, parent=parent), tasks, parent=parent)
+        access = Access(parent=parent)
+        staging = Staging(objects, access, tasks, parent=parent)
         await objects.open()
         await tasks.open()
-        made.append((tasks, objects))
+        made.append((tasks, objects, access))
         return staging
 
     yield make
-    for tasks, objects in made:
+    for tasks, objects, access in made:
         await tasks.close()
         await objects.close()
+        await access.close()
 
 
 async def final_state(staging: Staging, user: str, task_id: str, timeout: float) -> tuple:

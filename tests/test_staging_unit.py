@@ -121,7 +121,7 @@ def _staging_with(objects=None, **settings):
     class FakeTasks:
         runner = Runner()
 
-    return Staging(objects, None, None, None, None, FakeTasks(), **settings)
+    return Staging(objects, None, FakeTasks(), **settings)
 
 
 def test_curl_commands_keep_urls_out_of_the_argv():

@@ -112,16 +112,15 @@ class APIHandler(HubOAuthenticated, RequestHandler):
         if not name:
             raise APIError(400, "no system named: set the X-Machine-Name header",
                            header="X-Machine-Does-Not-Exist", error="Machine does not exist")
-        system = self.service.systems.get(name)
+        system = self.service.access.systems.get(name)
         if system is None:
             raise APIError(400, f"there is no system {name!r}",
                            header="X-Machine-Does-Not-Exist", error="Machine does not exist")
         return system
 
-    def session(self, system: System):
-        """The caller's remote session on `system`, as their own cluster account."""
-        account = self.service.accounts.account_for(self.username, system.name)
-        return self.service.pool.session(system, account, self.username)
+    async def session(self, system: System):
+        """The caller's remote session on `system`, as the cluster account the policy admits for them."""
+        return await self.service.access.session_for(self.username, system)
 
     def write_json(self, body, status: int = 200) -> None:
         self.set_status(status)

@@ -117,7 +117,7 @@ class SubmitUploadHandler(UploadHandler):
         request = JobRequest(script=_text("file", script.body), account=_form_value(fields, "account") or None,
                              env=parse_env(_form_value(fields, "env")))
         system = self.system()
-        task = await self.service.job_tasks.submit_script(self.username, self.session(system), script.filename,
+        task = await self.service.job_tasks.submit_script(self.username, await self.session(system), script.filename,
                                                           request)
         self.write_json(task.creation_json(), 201)
 
@@ -141,7 +141,7 @@ class SubmitPathHandler(ComputeHandler):
         path = PathPolicy(self.target.filesystems).check(self.argument("targetPath"), "targetPath")
         request = JobRequest(script_path=path, workdir=posixpath.dirname(path),
                              account=self.argument("account") or None, env=parse_env(self.argument("env")))
-        session = self.session(self.target)
+        session = await self.session(self.target)
         await check_script_file(session, path)
         task = await self.service.job_tasks.submit_path(self.username, session, request)
         self.write_json(task.creation_json(), 201)

@@ -110,13 +110,13 @@ class ParametersHandler(APIHandler):
                     _parameter("UTILITIES_MAX_FILE_SIZE", str(service.max_file_size // MEGABYTE), "MB",
                                "Largest file the utilities endpoints upload, download or view; "
                                "larger ones go through staging."),
-                    _parameter("UTILITIES_TIMEOUT", f"{service.pool.command_timeout:g}", "seconds",
+                    _parameter("UTILITIES_TIMEOUT", f"{service.access.pool.command_timeout:g}", "seconds",
                                "Time limit of one command run on a system."),
                 ],
                 "storage": [
                     _parameter("OBJECT_STORAGE", "s3v4", "", "Kind of object storage used for staging."),
                     _parameter("FILESYSTEMS", [{"system": system.name, "mounted": list(system.filesystems)}
-                                               for system in service.systems.all()],
+                                               for system in service.access.systems.all()],
                                "", "Filesystems of each system that the API opens."),
                 ],
             },

@@ -34,7 +34,7 @@ class TransferHandler(UtilitiesHandler):
             stage_out_job=self.argument("stageOutJobId") or None, account=self.argument("account") or None,
         )
         request = transfer.request(system.transfer_partition)
-        task = await self.service.job_tasks.submit_script(self.username, self.session(system), SCRIPT_NAME, request)
+        task = await self.service.job_tasks.submit_script(self.username, await self.session(system), SCRIPT_NAME, request)
         self.write_json(task.creation_json(), 201)
 
 

@@ -37,7 +37,7 @@ class UtilitiesHandler(APIHandler):
         system = self.system()
         self.paths = PathPolicy(system.filesystems)
         self.files = FileOperations(
-            self.session(system),
+            await self.session(system),
             max_file_size=self.service.max_file_size,
             max_entries=self.service.max_listing_entries,
         )

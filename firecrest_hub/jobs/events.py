@@ -19,10 +19,10 @@ import logging
 from traitlets import Float, TraitError, validate
 from traitlets.config import Configurable
 
-from ..compute import QueueSnapshot, SlurmScheduler
-from ..config import System, Systems
+from ..access import Access
+from ..compute import QueueSnapshot
+from ..config import System
 from ..errors import FirecrestError
-from ..identity import AccountMapper
 from ..tasks import EventHub
 from .views import job_record
 
@@ -44,10 +44,9 @@ class JobEventPublisher(Configurable):
             raise TraitError("JobEventPublisher.check_interval must be positive")
         return proposal["value"]
 
-    def __init__(self, scheduler: SlurmScheduler, systems: Systems, accounts: AccountMapper, events: EventHub,
-                 **kwargs):
+    def __init__(self, access: Access, events: EventHub, **kwargs):
         super().__init__(**kwargs)
-        self.scheduler, self.systems, self.accounts, self.events = scheduler, systems, accounts, events
+        self.access, self.events = access, events
         # Per system: how many queue reads its cache had made when we last looked, and the job states then.
         self._reads_seen: dict[str, int] = {}
         self._states: dict[str, dict[str, str]] = {}
@@ -65,14 +64,14 @@ class JobEventPublisher(Configurable):
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.check_interval)
-            for system in self.systems.all():
+            for system in self.access.systems.all():
                 try:
                     await self._check(system)
                 except Exception:
                     log.exception("publishing the job states of %s failed", system.name)
 
     async def _check(self, system: System) -> None:
-        cache = self.scheduler.job_cache(system)
+        cache = self.access.scheduler.job_cache(system)
         if cache.queue_reads == self._reads_seen.get(system.name, 0):
             return
         self._reads_seen[system.name] = cache.queue_reads
@@ -81,9 +80,9 @@ class JobEventPublisher(Configurable):
             snapshot = await cache.snapshot()
         except FirecrestError:
             return  # the cache logged it; the next read will tell
-        self._publish_changes(system, snapshot)
+        await self._publish_changes(system, snapshot)
 
-    def _publish_changes(self, system: System, snapshot: QueueSnapshot) -> None:
+    async def _publish_changes(self, system: System, snapshot: QueueSnapshot) -> None:
         before = self._states.get(system.name)
         self._states[system.name] = {job.jobid: job.state for job in snapshot.jobs}
         if before is None:
@@ -94,29 +93,14 @@ class JobEventPublisher(Configurable):
             if previous == job.state:
                 continue
             if job.user not in subscribers:
-                subscribers[job.user] = self._subscribed_hub_users(job.user, system)
+                subscribers[job.user] = await self._subscribed_hub_users(job.user, system)
             for hub_user in subscribers[job.user]:
                 payload = {"system": system.name, "previous_state": previous, **job_record(job)}
                 self.events.publish(hub_user, "job", payload)
 
-    def _subscribed_hub_users(self, account: str, system: System) -> list[str]:
-        """The hub users acting as `account` on the system who have an event stream open.
-
-        Candidates are the account's own name and the hub users a mapping table sends to it; the account
-        mapper, asked forwards, has the last word (a callable mapping only yields same-name users here).
-        """
-        mapping = self.accounts.accounts
-        if callable(mapping):
-            table = {}
-        else:
-            per_system = mapping.get(system.name)
-            table = per_system if isinstance(per_system, dict) else mapping
-        candidates = {account} | {hub_user for hub_user, mapped in table.items() if mapped == account}
-        subscribed = []
-        for hub_user in sorted(candidates):
-            if not self.events.streams(hub_user):
-                continue
-            with contextlib.suppress(FirecrestError):
-                if self.accounts.account_for(hub_user, system.name) == account:
-                    subscribed.append(hub_user)
-        return subscribed
+    async def _subscribed_hub_users(self, account: str, system: System) -> list[str]:
+        """The hub users acting as `account` on the system who have an event stream open."""
+        if not any(self.events.streams(hub_user) for hub_user in self.access.accounts.candidates_for(account, system)):
+            return []
+        return [hub_user for hub_user in await self.access.hub_users_for(account, system)
+                if self.events.streams(hub_user)]

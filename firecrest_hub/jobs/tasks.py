@@ -19,11 +19,12 @@ import time
 from traitlets import Float, Integer, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from ..access import Access
 from ..compute import JobRequest
 from ..config import System
-from ..errors import FirecrestError, InvalidInput, SubmissionRejected
+from ..errors import FirecrestError, SubmissionRejected
 from ..remote import RemoteSession
-from ..tasks import Task, TaskHandle
+from ..tasks import Task, TaskHandle, Tasks
 from .outputs import read_tail
 from .submission import FindMarkedJobs, marker_of, stage_script
 from .views import (
@@ -68,25 +69,25 @@ class JobTasks(Configurable):
             raise TraitError("JobTasks.script_directory must be a path without '..'")
         return value
 
-    def __init__(self, service, **kwargs):
+    def __init__(self, access: Access, tasks: Tasks, **kwargs):
         super().__init__(**kwargs)
-        self.service = service
+        self.access, self.tasks = access, tasks
         self._work = {
             "submit": self._submit, "jobs": self._list_jobs, "job": self._show_job, "cancel": self._cancel,
             "acct": self._accounting, "nodes": self._nodes, "partitions": self._partitions,
             "reservations": self._reservations,
         }
         for kind, work in self._work.items():
-            service.tasks.runner.on_resume(kind, self._resume_submit if kind == "submit" else work)
+            tasks.runner.on_resume(kind, self._resume_submit if kind == "submit" else work)
 
     @property
     def scheduler(self):
-        return self.service.scheduler
+        return self.access.scheduler
 
     # ---- starting ----------------------------------------------------------------------------------
 
     async def start(self, user: str, system: System, kind: str, params: dict) -> Task:
-        return await self.service.tasks.runner.start(user, SERVICE, system.name, self._work[kind], kind=kind,
+        return await self.tasks.runner.start(user, SERVICE, system.name, self._work[kind], kind=kind,
                                                      params=params)
 
     async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest) -> Task:
@@ -104,7 +105,7 @@ class JobTasks(Configurable):
     # ---- submissions ---------------------------------------------------------------------------------
 
     async def _submit(self, handle: TaskHandle) -> dict:
-        session = self._session(handle)
+        session = await self._session(handle)
         request = JobRequest(**handle.params["request"])
         # Written before sbatch runs: a resumed task that finds it knows sbatch may have submitted a job.
         await handle.remember(sbatch_started_at=time.time())
@@ -116,7 +117,7 @@ class JobTasks(Configurable):
         started_at = handle.params.get("sbatch_started_at")
         if started_at is None:
             return await self._submit(handle)  # sbatch never ran
-        session = self._session(handle)
+        session = await self._session(handle)
         marker = marker_of(handle.id)
         while True:
             jobids = await session.execute(FindMarkedJobs(session.account, marker, self.scheduler.command_timeout))
@@ -157,13 +158,13 @@ class JobTasks(Configurable):
 
     async def _list_jobs(self, handle: TaskHandle) -> dict:
         params = handle.params
-        session = self._session(handle)
+        session = await self._session(handle)
         jobs = await self.scheduler.jobs(session, jobids=params.get("jobids"))
         jobs = page(jobs, params.get("page_size"), params.get("page_number"))
         return {str(index): record for index, record in enumerate(await self._with_output(session, jobs))}
 
     async def _show_job(self, handle: TaskHandle) -> dict:
-        session = self._session(handle)
+        session = await self._session(handle)
         job = await self.scheduler.job(session, handle.params["jobid"])
         return {"0": (await self._with_output(session, [job]))[0]}
 
@@ -179,34 +180,30 @@ class JobTasks(Configurable):
 
     async def _cancel(self, handle: TaskHandle) -> str:
         jobid = handle.params["jobid"]
-        await self.scheduler.cancel(self._session(handle), jobid)
+        await self.scheduler.cancel(await self._session(handle), jobid)
         return f"job {jobid} cancelled"
 
     async def _accounting(self, handle: TaskHandle):
         params = handle.params
         records = await self.scheduler.accounting(
-            self._session(handle), start_time=params.get("start_time"), end_time=params.get("end_time"),
+            await self._session(handle), start_time=params.get("start_time"), end_time=params.get("end_time"),
             jobids=params.get("jobids"))
         records = page([accounting_record(record) for record in records], params.get("page_size"),
                        params.get("page_number"))
         return records or {}  # v1 answered an empty result with an empty object, and pyfirecrest expects it
 
     async def _nodes(self, handle: TaskHandle) -> list[dict]:
-        nodes = await self.scheduler.nodes(self._session(handle), handle.params.get("names"))
+        nodes = await self.scheduler.nodes(await self._session(handle), handle.params.get("names"))
         return [node_record(node) for node in nodes]
 
     async def _partitions(self, handle: TaskHandle) -> list[dict]:
-        partitions = await self.scheduler.partitions(self._session(handle), handle.params.get("names"))
+        partitions = await self.scheduler.partitions(await self._session(handle), handle.params.get("names"))
         return [partition_record(partition) for partition in partitions]
 
     async def _reservations(self, handle: TaskHandle) -> list[dict]:
-        reservations = await self.scheduler.reservations(self._session(handle), handle.params.get("names"))
+        reservations = await self.scheduler.reservations(await self._session(handle), handle.params.get("names"))
         return [reservation_record(reservation) for reservation in reservations]
 
-    def _session(self, handle: TaskHandle) -> RemoteSession:
-        """The task owner's session on the task's system, as their own cluster account."""
-        system = self.service.systems.get(handle.system)
-        if system is None:
-            raise InvalidInput(f"system {handle.system!r} is no longer configured")
-        account = self.service.accounts.account_for(handle.user, system.name)
-        return self.service.pool.session(system, account, handle.user)
+    async def _session(self, handle: TaskHandle) -> RemoteSession:
+        """The task owner's session on the task's system, as the account the policy admits for them."""
+        return await self.access.session_for(handle.user, self.access.system(handle.system))

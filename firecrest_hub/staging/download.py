@@ -35,7 +35,7 @@ class Downloads:
         await handle.progress(codes.DOWNLOAD_STARTED, data)
         budget = staging.transfer_time(size)
         try:
-            session = staging.session(handle)
+            session = await staging.session(handle)
             if size > staging.objects.multipart_threshold:
                 await self._push_parts(handle, session, data, budget)
             else:

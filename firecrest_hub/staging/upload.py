@@ -51,7 +51,7 @@ class Uploads:
 
     async def run(self, handle: TaskHandle):
         try:
-            session = self.staging.session(handle)
+            session = await self.staging.session(handle)
             if handle.status in (codes.QUEUED, codes.IN_PROGRESS, codes.UPLOAD_URL_WAITING):
                 await self._issue(handle)
             if handle.params["multipart"]:

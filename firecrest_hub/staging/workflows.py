@@ -17,13 +17,12 @@ import posixpath
 from traitlets import Float, Integer, TraitError, validate
 from traitlets.config import Configurable
 
-from ..config import Systems
+from ..access import Access
 from ..errors import FirecrestError, InvalidInput
-from ..identity import AccountMapper
-from ..remote import ConnectionPool, RemoteCommand, RemoteSession
+from ..remote import RemoteCommand, RemoteSession
 from ..tasks import Task, TaskHandle, Tasks, codes
 from .cluster import TransferJob, run_over_ssh
-from .commands import CurlLimits, StagingFailed
+from .commands import CurlLimits
 from .download import Downloads
 from .objectstore import MAX_SINGLE_PUT, MiB, ObjectStore, ObjectStoreUnavailable, plan_parts
 from .upload import Uploads
@@ -115,11 +114,9 @@ class Staging(Configurable):
             raise TraitError(f"Staging.{proposal['trait'].name} must be at least 1")
         return proposal["value"]
 
-    def __init__(self, objects: ObjectStore, systems: Systems, accounts: AccountMapper, pool: ConnectionPool,
-                 scheduler, tasks: Tasks, **kwargs):
+    def __init__(self, objects: ObjectStore, access: Access, tasks: Tasks, **kwargs):
         super().__init__(**kwargs)
-        self.objects, self.systems, self.accounts, self.pool = objects, systems, accounts, pool
-        self.scheduler, self.tasks = scheduler, tasks
+        self.objects, self.access, self.tasks = objects, access, tasks
         # Wakes an upload's wait at once when its owner completes it on this replica.
         self.arrivals: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task | None = None
@@ -267,11 +264,9 @@ class Staging(Configurable):
 
     # -- on the system -------------------------------------------------------------------------------
 
-    def session(self, handle: TaskHandle) -> RemoteSession:
-        system = self.systems.get(handle.system)
-        if system is None:
-            raise StagingFailed(f"system {handle.system!r} is no longer configured")
-        return self.pool.session(system, self.accounts.account_for(handle.user, system.name), handle.user)
+    async def session(self, handle: TaskHandle) -> RemoteSession:
+        """The task owner's session on the task's system, as the account the policy admits for them."""
+        return await self.access.session_for(handle.user, self.access.system(handle.system))
 
     async def run_on_system(self, handle: TaskHandle, session: RemoteSession, commands: list[RemoteCommand],
                             size: int, progress, time_limit: float | None = None) -> None:
@@ -282,7 +277,7 @@ class Staging(Configurable):
             return await run_over_ssh(session, commands, progress, self.progress_interval)
         job = self._picked_up_job(handle, session, commands[0])
         if job is None:
-            job = await TransferJob.submit(self.scheduler, session, commands, time_limit or self.transfer_time(size))
+            job = await TransferJob.submit(self.access.scheduler, session, commands, time_limit or self.transfer_time(size))
             await handle.remember(jobid=job.jobid, job_token=job.token)
         try:
             await job.wait(progress, self.progress_interval)
@@ -303,4 +298,4 @@ class Staging(Configurable):
 
     def _picked_up_job(self, handle: TaskHandle, session: RemoteSession, command) -> TransferJob | None:
         jobid, token = handle.params.get("jobid"), handle.params.get("job_token")
-        return TransferJob(self.scheduler, session, command, jobid, token) if jobid and token else None
+        return TransferJob(self.access.scheduler, session, command, jobid, token) if jobid and token else None
