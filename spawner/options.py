@@ -19,10 +19,15 @@ from firecrest_hub.errors import InvalidInput
 
 KNOWN_OPTIONS = ("system", "partition", "account", "nodes", "cpus", "memory", "gpus", "runtime", "reservation")
 
-_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:I?B)?$", re.IGNORECASE)
+# Numbers are ASCII digits only, and short: str.isdigit() also takes "²" (which int() refuses) and "٣"
+# (which int() reads as 3), and int() refuses strings of more than 4300 digits. No job needs more.
+_MAX_DIGITS = 9
+_WHOLE_NUMBER = re.compile(rf"[0-9]{{1,{_MAX_DIGITS}}}")
+# re.ASCII: without it, IGNORECASE lets the Kelvin sign "K" (U+212A) pass for a unit.
+_MEMORY = re.compile(rf"([0-9]{{1,{_MAX_DIGITS}}}(?:\.[0-9]{{1,3}})?) *([KMGT]?)(?:I?B)?", re.IGNORECASE | re.ASCII)
 _MEMORY_UNITS = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
 # sbatch --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]].
-_RUNTIME = re.compile(r"^(?:([0-9]+)-)?([0-9]+)(?::([0-9]+))?(?::([0-9]+))?$")
+_RUNTIME = re.compile(r"(?:([0-9]{1,5})-)?([0-9]{1,9})(?::([0-9]{1,5}))?(?::([0-9]{1,5}))?")
 # "gpu:2", "gpu:a100:4(S:0-1)", several joined by commas.
 _GPU_GRES = re.compile(r"(?:^|,)gpu(?::[A-Za-z0-9_.-]+)?:([0-9]+)")
 _UNLIMITED = ("UNLIMITED", "INFINITE", "NONE", "", None)
@@ -101,9 +106,10 @@ class JobOptions:
 
 def choose_system(raw: Mapping, systems: Collection[str], default: str) -> str:
     """The system the job goes to: the one asked for, if it is one of ours."""
+    _require_object(raw)
     system = _text("system", raw.get("system")) or default
     if system not in systems:
-        raise InvalidInput(f"unknown system {system!r}; choose one of: {', '.join(sorted(systems))}")
+        raise InvalidInput(f"unknown system {_shown(system)}; choose one of: {', '.join(sorted(systems))}")
     return system
 
 
@@ -116,11 +122,11 @@ def validate_options(raw: Mapping, *, system: str, partitions: Mapping[str, Part
     defaults (clamped to the partition's limits, unlike user values, which are refused when too big);
     `settable` are the keys users may set at all; `reservations` the reservations that exist.
     """
-    if not isinstance(raw, Mapping):
-        raise InvalidInput("user_options must be an object")
+    _require_object(raw)
     unknown = sorted(str(key) for key in raw if key not in KNOWN_OPTIONS)
     if unknown:
-        raise InvalidInput(f"unknown option(s): {', '.join(unknown)}; known options: {', '.join(KNOWN_OPTIONS)}")
+        named = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise InvalidInput(f"unknown option(s): {_shorter(named)}; known options: {', '.join(KNOWN_OPTIONS)}")
     given = {key: value for key, value in raw.items() if value not in (None, "")}
     fixed = sorted(key for key in given if key not in settable)
     if fixed:
@@ -129,7 +135,7 @@ def validate_options(raw: Mapping, *, system: str, partitions: Mapping[str, Part
     partition_name = _text("partition", given.get("partition")) or default_partition
     limits = partitions.get(partition_name or "")
     if limits is None:
-        raise InvalidInput(f"unknown partition {partition_name!r} on system {system!r}; "
+        raise InvalidInput(f"unknown partition {_shown(partition_name)} on system {system!r}; "
                            f"choose one of: {', '.join(sorted(partitions))}")
     if not limits.up:
         raise InvalidInput(f"partition {limits.name!r} does not accept jobs right now")
@@ -164,9 +170,9 @@ def validate_options(raw: Mapping, *, system: str, partitions: Mapping[str, Part
 
 def parse_runtime(value: str) -> int:
     """sbatch --time syntax to whole minutes (seconds round up)."""
-    match = _RUNTIME.match(value.strip())
+    match = _RUNTIME.fullmatch(value.strip())
     if not match:
-        raise InvalidInput(f"runtime {value!r} is not minutes, HH:MM:SS or D-HH:MM:SS")
+        raise InvalidInput(f"runtime {_shown(value)} is not minutes, HH:MM:SS or D-HH:MM:SS")
     days, first, second, third = match.groups()
     if days is not None:  # days-hours[:minutes[:seconds]]
         hours, minutes, seconds = int(first), int(second or 0), int(third or 0)
@@ -189,6 +195,20 @@ def format_memory(mebibytes: int) -> str:
     return f"{mebibytes // 1024}G" if mebibytes % 1024 == 0 else f"{mebibytes}M"
 
 
+def _require_object(raw) -> None:
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"user_options must be an object, not {type(raw).__name__}")
+
+
+def _shorter(text: str, limit: int = 60) -> str:
+    """`text`, cut to `limit` characters: refusals quote what was sent, however long it was."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _shown(value) -> str:
+    return _shorter(repr(value))
+
+
 def _text(key: str, value) -> str:
     if value is None:
         return ""
@@ -204,38 +224,51 @@ def _name(key: str, value) -> str:
     return name
 
 
+def _whole_number_or_text(key: str, value, expected: str, read_text) -> int:
+    """A JSON whole number as it is (not a boolean, which Python counts as one), or text that
+    `read_text(key, text)` reads; `expected` names what may be sent, for the refusal of anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 10 ** _MAX_DIGITS:
+            raise InvalidInput(f"{key} is far too large: at most {_MAX_DIGITS} digits")
+        return value
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be {expected}, not {type(value).__name__}")
+    return read_text(key, value.strip())
+
+
 def _integer(key: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise InvalidInput(f"{key} must be a whole number")
-    if isinstance(value, str):
-        if not value.strip().isdigit():
-            raise InvalidInput(f"{key} {value!r} is not a whole number")
-        value = int(value.strip())
-    return value
+    return _whole_number_or_text(key, value, "a whole number", _read_whole_number)
+
+
+def _read_whole_number(key: str, text: str) -> int:
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise InvalidInput(f"{key} {_shown(text)} is not a whole number (digits 0-9, at most {_MAX_DIGITS})")
+    return int(text)
 
 
 def _memory(key: str, value) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _MEMORY.match(_text(key, value))
+    return _whole_number_or_text(key, value, "a whole number of MiB or text such as 4G", _read_memory)
+
+
+def _read_memory(key: str, text: str) -> int:
+    match = _MEMORY.fullmatch(text)
     if not match:
-        raise InvalidInput(f"{key} {value!r} is not an amount such as 512M or 4G")
+        raise InvalidInput(f"{key} {_shown(text)} is not an amount such as 512M or 4G")
     amount, unit = float(match.group(1)), match.group(2).upper()
     return math.ceil(amount * _MEMORY_UNITS[unit])
 
 
 def _runtime(key: str, value) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return parse_runtime(_text(key, value))
+    return _whole_number_or_text(key, value, "a whole number of minutes or text such as 01:30:00",
+                                 lambda key, text: parse_runtime(text))
 
 
 def _count(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
+    return int(value) if value and _WHOLE_NUMBER.fullmatch(value) else 0
 
 
 def _limit(value: str | None) -> int | None:
-    return None if value in _UNLIMITED or not value.isdigit() else int(value)
+    return None if value in _UNLIMITED or not _WHOLE_NUMBER.fullmatch(value) else int(value)
 
 
 def _smaller(first: int | None, second: int | None) -> int | None:

@@ -224,8 +224,17 @@ class FirecrestSpawner(SlurmSpawner):
 
     async def options_from_form_data(self, form_data: dict) -> dict:
         """The form's fields (lists of strings) as validated options; empty fields take defaults."""
-        given = {key: values[0] for key, values in form_data.items() if values and values[0].strip()}
+        given = {key: values[0] for key, values in form_data.items() if values and _filled(values[0])}
         return (await self.validate_user_options(given)).as_user_options()
+
+    async def _run_apply_user_options(self, user_options):
+        # JupyterHub logs a traceback for whatever apply_user_options raises, although it documents a
+        # SpawnException as logged without one. Refused options are the user's mistake: raised as they
+        # are, the hub logs them in one line ("Not starting ...") and answers 400 with the message.
+        if self.apply_user_options is apply_validated_options:
+            await apply_validated_options(self, user_options)
+        else:
+            await super()._run_apply_user_options(user_options)
 
     # --- state -------------------------------------------------------------------------------------
 
@@ -489,6 +498,12 @@ class FirecrestSpawner(SlurmSpawner):
 async def apply_validated_options(spawner: FirecrestSpawner, user_options: dict) -> None:
     """The default `apply_user_options`: a 400 with the reason before anything is submitted."""
     spawner.job_options = await spawner.validate_user_options(user_options)
+
+
+def _filled(field) -> bool:
+    """Whether a form field was filled in: text that is not blank, or an uploaded file (which the
+    validation then refuses as an unknown option)."""
+    return not isinstance(field, str) or bool(field.strip())
 
 
 def first_node(nodelist: str) -> str:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import time
 from types import SimpleNamespace
 
 import pytest
+import requests
+from conftest import HUB_URL
 from jupyterhub import apihandlers
+from tornado.httputil import HTTPFile
 
 from firecrest_hub.compute import Job, Node, Partition, QueueSnapshot
 from firecrest_hub.compute.slurm_output import parse_key_values
@@ -24,7 +28,7 @@ from spawner.options import (
 )
 from spawner.port_report import PortRefused, PortReportHandler, parse_port_report
 from spawner.progress import progress_event
-from spawner.spawner import first_node
+from spawner.spawner import SpawnFailure, first_node
 
 # What `scontrol -o show partition` / `show node` print on a small cluster with a GPU partition.
 DEBUG = ("PartitionName=debug AllowGroups=ALL AllowAccounts=ALL Default=YES DefaultTime=NONE "
@@ -135,6 +139,88 @@ def test_invalid_options_are_refused_with_a_clear_message(partitions, raw, messa
 ])
 def test_injection_attempts_and_wrong_types_are_refused(partitions, key, value):
     refused({key: value}, partitions)
+
+
+# Hostile values from the form (strings) and from the REST API (any JSON): each is refused with a message.
+NOT_ASCII_DIGITS = ["²", "٣", "３", "߂", "⑦"]  # superscript two, Arabic-Indic, fullwidth, N'Ko, circled
+HOSTILE = [
+    *[(key, digit) for key in ("cpus", "nodes", "gpus", "runtime") for digit in NOT_ASCII_DIGITS],
+    *[("memory", digit + "G") for digit in NOT_ASCII_DIGITS],
+    ("cpus", "1" + "²"), ("runtime", "1:٣0:00"), ("runtime", "1-٣"), ("memory", "1.²G"),
+    ("memory", "2\u212a"),  # KELVIN SIGN, the same letter as "k" to a case-insensitive match
+    ("cpus", "1_000"), ("cpus", "+4"), ("cpus", "0x10"), ("cpus", "1e3"), ("cpus", "4.0"), ("cpus", "NaN"),
+    ("cpus", "four"), ("cpus", "4 cpus"), ("runtime", "1:00:00:00:00"), ("memory", "1e3G"), ("memory", "4 GB B"),
+    ("cpus", 4.0), ("cpus", 1.5), ("cpus", float("nan")), ("cpus", float("inf")), ("memory", 2.5),
+    ("memory", float("inf")), ("runtime", 60.0), ("runtime", float("nan")),
+    ("cpus", True), ("cpus", False), ("memory", True), ("runtime", False), ("gpus", True), ("nodes", True),
+    ("cpus", [4]), ("cpus", {"count": 4}), ("memory", ["4G"]), ("memory", {}), ("runtime", [60]),
+    ("partition", ["debug"]), ("partition", {"name": "debug"}), ("partition", True), ("account", ["a"]),
+    ("account", 7), ("reservation", {"x": 1}),
+    ("cpus", -1), ("nodes", -3), ("memory", -5), ("runtime", -60), ("cpus", "-1"), ("memory", "-5G"),
+    ("runtime", "-1:00:00"), ("gpus", -1),
+    ("cpus", 10 ** 9), ("cpus", 10 ** 30), ("cpus", 10 ** 400), ("memory", 10 ** 30), ("runtime", 10 ** 30),
+    ("cpus", "9" * 10), ("cpus", "9" * 5000), ("nodes", "9" * 5000), ("memory", "9" * 5000 + "G"),
+    ("memory", "9" * 400 + ".5T"), ("runtime", "9" * 5000), ("runtime", "9" * 5000 + "-00:00:00"),
+]
+
+
+@pytest.mark.parametrize("key, value", HOSTILE)
+def test_hostile_values_are_refused_with_a_short_message(partitions, key, value):
+    message = refused({key: value}, partitions)
+    assert key in message and len(message) < 200, message
+
+
+def test_only_ascii_digits_are_numbers(partitions):
+    assert "cpus '²' is not a whole number" in refused({"cpus": "²"}, partitions)
+    assert check({"cpus": " 4 ", "nodes": "2", "memory": "1.5g", "runtime": "90"}, partitions).cpus == 4
+
+
+@pytest.mark.parametrize("value", [["cluster"], {"name": "cluster"}, 3, True, "٣", "x" * 5000])
+def test_hostile_systems_are_refused_with_a_short_message(value):
+    with pytest.raises(InvalidInput) as caught:
+        choose_system({"system": value}, ["cluster"], "cluster")
+    assert "system" in caught.value.description and len(caught.value.description) < 200
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"cpus ": 1}, "unknown option(s): cpus "), ({"CPUS": 1}, "unknown option(s): CPUS"),
+    ({f"key{n}": n for n in range(1000)}, "and 995 more"), ({"x" * 5000: 1}, "unknown option(s): xxx"),
+    ({"system": "cluster", "user_options": {"cpus": 1}}, "unknown option(s): user_options"),
+])
+def test_unknown_keys_are_refused_with_a_short_message(partitions, raw, message):
+    description = refused(raw, partitions)
+    assert message in description and len(description) < 300, description
+
+
+@pytest.mark.parametrize("raw", [[("cpus", 1)], "cpus=1", 4, None])
+def test_options_must_be_an_object(partitions, raw):
+    assert "user_options must be an object" in refused(raw, partitions)
+    with pytest.raises(InvalidInput, match="user_options must be an object"):
+        choose_system(raw, ["cluster"], "cluster")
+
+
+async def test_refused_options_are_a_400_with_no_traceback_in_the_hub_log(caplog):
+    class RefusingSpawner(FirecrestSpawner):
+        async def validate_user_options(self, user_options):
+            raise SpawnFailure("Invalid options: cpus '²' is not a whole number", reason="invalid-options")
+
+    with pytest.raises(SpawnFailure) as refusal:
+        await RefusingSpawner()._run_apply_user_options({"cpus": "²"})
+    assert refusal.value.status_code == 400
+    assert "cpus '²' is not a whole number" in refusal.value.jupyterhub_message
+    assert [record for record in caplog.records if record.exc_info] == []
+
+
+async def test_an_uploaded_file_in_the_form_is_refused_as_an_unknown_option(partitions):
+    class FormSpawner(FirecrestSpawner):
+        async def validate_user_options(self, user_options):
+            return check(user_options, partitions)
+
+    upload = HTTPFile(filename="cpus.txt", body=b"4", content_type="text/plain")
+    form = FormSpawner()
+    with pytest.raises(InvalidInput, match="unknown option.*cpus_file"):
+        await form.options_from_form_data({"cpus": ["2"], "cpus_file": [upload]})
+    assert (await form.options_from_form_data({"cpus": ["2"], "memory": ["  "]}))["cpus"] == 2
 
 
 def test_options_fixed_by_the_administrator_cannot_be_chosen(partitions):
@@ -307,3 +393,25 @@ async def test_another_users_job_is_not_ours():
     bobs = dataclasses.replace(job("RUNNING"), user="bob")
     spawner = polling_spawner(FakeCache(QueueSnapshot((bobs,), time.monotonic())))
     assert await spawner.poll() == 1
+
+
+@pytest.mark.cluster
+def test_the_hub_refuses_unicode_digits_with_a_400_and_submits_nothing(admin_token, demo_dir):
+    def alices_jobs() -> str:
+        return subprocess.run(["squeue", "--noheader", "--user=alice", "--format=%i"], check=True,
+                              capture_output=True, text=True, timeout=30).stdout
+
+    headers = {"Authorization": f"token {admin_token}"}
+    assert requests.get(f"{HUB_URL}/hub/api/users/alice", headers=headers, timeout=30).json()["servers"] == {}
+    hub_log = demo_dir / "logs" / "hub.log"
+    log_start, jobs_before = hub_log.stat().st_size, alices_jobs()
+    response = requests.post(f"{HUB_URL}/hub/api/users/alice/server", headers=headers, timeout=60,
+                             json={"user_options": {"cpus": "²"}})
+    assert response.status_code == 400, response.text
+    assert "Invalid options: cpus '²' is not a whole number" in response.json()["message"]
+    assert requests.get(f"{HUB_URL}/hub/api/users/alice", headers=headers, timeout=30).json()["servers"] == {}
+    assert alices_jobs() == jobs_before
+    with hub_log.open(errors="replace") as log:
+        log.seek(log_start)
+        written = log.read()
+    assert "Not starting alice's server" in written and "Exception applying user_options" not in written
