@@ -9,7 +9,9 @@
 #
 # Must run as root (it writes /etc/slurm, creates users and starts system daemons).
 # Every long-running process is tracked by a pid file under <repo>/.demo/pids, logs go to
-# <repo>/.demo/logs. See devcluster/README.md.
+# <repo>/.demo/logs. .demo is private to root (keys, credentials, the hub's state, logs with
+# other users' requests): nothing running as another user reads or writes in it. See
+# devcluster/README.md.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +22,9 @@ LOGS="$DEMO/logs"
 CA_DIR="$DEMO/ca"
 SSH_DIR="$DEMO/ssh"
 S3_DIR="$DEMO/s3"
+# SeaweedFS's own security: JWT keys (in security.toml) and the gRPC mutual-TLS certificates
+S3_TLS_DIR="$S3_DIR/tls"
+WEED_TLS_NAMES=(master volume filer s3 client)
 
 CLUSTER_NAME="devcluster"
 ACCOUNT="demo"
@@ -103,17 +108,25 @@ alive() { # NAME COMM
     [[ -n $pid ]] && pid_matches "$pid" "$2"
 }
 
-record_pid() { echo "$2" >"$PIDS/$1.pid"; }
+record_pid() { (umask 077 && echo "$2" >"$PIDS/$1.pid"); }
+
+# private_file FILE: create FILE (a log a daemon appends to) readable by root only, if missing.
+private_file() { [[ -e $1 ]] || (umask 077 && : >>"$1"); }
+
+# The umask a launched daemon gets (the caller's, unless a component asks for a stricter one).
+LAUNCH_UMASK="$(umask)"
 
 # launch NAME CWD CMD...: run CMD detached (own session, stdin /dev/null, output to its log) and
 # record its pid. `setsid` execs in place (the child is not a process-group leader), so $! is
 # the daemon itself.
+# The log is opened by root before the daemon drops its privileges, so it stays private (0600).
 launch() {
     local name=$1 cwd=$2
     shift 2
+    private_file "$LOGS/$name.log"
     printf '\n===== %s starting %s =====\n' "$(date -Is)" "$name" >>"$LOGS/$name.log"
     # 9>&-: daemons must not inherit (and so keep holding) the lock of take_lock
-    (cd "$cwd" && exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&-) &
+    (cd "$cwd" && umask "$LAUNCH_UMASK" && exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&-) &
     record_pid "$name" $!
 }
 
@@ -244,12 +257,23 @@ do_install() {
 
 setup_dirs() {
     mkdir -p "$PIDS" "$LOGS" "$S3_DIR/data"
-    chmod 0755 "$DEMO" "$PIDS" "$LOGS"
-    chmod 0700 "$S3_DIR"
+    lock_down_demo
     # mariadbd runs as user mysql and opens its error log itself, so that log lives in a system
     # directory (the repo may be under a directory user mysql cannot enter); this symlink shows
     # it next to the other logs.
     ln -sfn "$MYSQL_ERRLOG" "$LOGS/mariadb.log"
+}
+
+# .demo and everything in it: root only (0700 directories, no access for group or others), also
+# for files an earlier version of this script or the hub left readable on a reused checkout.
+# Nothing that runs as another user needs it: the Slurm daemons and munged write their logs to
+# descriptors root opened before they drop privileges, sshd reads its files as root, MariaDB and the
+# tasks' PostgreSQL (devcluster/postgres.sh) keep their files in system directories, and notebook
+# jobs write to the user's home.
+lock_down_demo() {
+    chmod 0700 "$DEMO"
+    # files may come and go meanwhile (SQLite journals of a running hub): a vanished one is no error
+    find "$DEMO" -mindepth 1 ! -type l -perm /077 -exec chmod go-rwx {} + 2>/dev/null || true
 }
 
 setup_users() {
@@ -388,13 +412,14 @@ setup_ca() {
     if [[ ! -s $CA_DIR/user_ca.pub ]]; then
         ssh-keygen -y -f "$CA_DIR/user_ca" >"$CA_DIR/user_ca.pub"
     fi
-    chmod 0644 "$CA_DIR/user_ca.pub"
+    chmod 0600 "$CA_DIR/user_ca.pub" # sshd reads it as root
 }
 
 SSHD_CONF_CHANGED=0
 setup_sshd_files() {
     mkdir -p "$SSH_DIR" /run/sshd
-    chmod 0755 "$SSH_DIR" /run/sshd
+    chmod 0700 "$SSH_DIR"
+    chmod 0755 /run/sshd
     local key="$SSH_DIR/ssh_host_ed25519_key"
     if [[ ! -f $key ]]; then
         rm -f "$key.pub"
@@ -403,13 +428,13 @@ setup_sshd_files() {
     fi
     chmod 0600 "$key"
     [[ -s $key.pub ]] || ssh-keygen -y -f "$key" >"$key.pub"
-    chmod 0644 "$key.pub"
-    write_file "$SSH_DIR/known_hosts" 0644 root:root <<EOF || true
+    chmod 0600 "$key.pub"
+    write_file "$SSH_DIR/known_hosts" 0600 root:root <<EOF || true
 [$SSH_ADDR]:$SSH_PORT $(cut -d' ' -f1,2 "$key.pub")
 EOF
     local sftp=/usr/lib/openssh/sftp-server
     [[ -x $sftp ]] || sftp=internal-sftp
-    if write_file "$SSH_DIR/sshd_config" 0644 root:root <<EOF; then SSHD_CONF_CHANGED=1; fi
+    if write_file "$SSH_DIR/sshd_config" 0600 root:root <<EOF; then SSHD_CONF_CHANGED=1; fi
 # Written by firecrest-hub devcluster/cluster.sh -- regenerated on every start, do not edit.
 ListenAddress $SSH_ADDR:$SSH_PORT
 HostKey $key
@@ -469,10 +494,148 @@ EOF
 EOF
     # One volume per new collection (bucket) instead of SeaweedFS's default of 7, so that many
     # buckets fit in -volume.max volumes.
-    write_file "$S3_DIR/master.toml" 0644 root:root <<EOF || true
+    if write_file "$S3_DIR/master.toml" 0600 root:root <<EOF; then S3_CONF_CHANGED=1; fi
 # Written by firecrest-hub devcluster/cluster.sh
 [master.volume_growth]
 copy_1 = 1
+EOF
+    setup_weed_tls
+    setup_weed_security
+}
+
+# SeaweedFS's own security ------------------------------------------------------------------------
+# Without it, master (9333), volume server (8380) and filer (8888) and their gRPC ports (+10000)
+# answer anyone who can open a connection: every local user could list, read and delete the staged
+# objects, bypassing S3 credentials and presigned URLs. With it only the S3 gateway, with the
+# credentials above, reaches objects. See devcluster/README.md, "Securing the object store".
+
+weed_cert_ok() { # NAME: signed by our CA, valid for 30 more days, and the certificate of its key
+    local crt="$S3_TLS_DIR/$1.crt" key="$S3_TLS_DIR/$1.key"
+    [[ -s $crt && -s $key ]] || return 1
+    openssl verify -CAfile "$S3_TLS_DIR/ca.crt" "$crt" >/dev/null 2>&1 || return 1
+    openssl x509 -in "$crt" -noout -checkend 2592000 >/dev/null 2>&1 || return 1
+    [[ $(openssl x509 -in "$crt" -noout -pubkey 2>/dev/null) == "$(openssl pkey -in "$key" -pubout 2>/dev/null)" ]]
+}
+
+# gRPC mutual TLS: a private CA and one certificate per component, plus `client` for `weed shell`
+# and other tools run by root; made once with openssl, private to root. SeaweedFS checks no host
+# names; each certificate serves its component as server and as client.
+setup_weed_tls() {
+    mkdir -p "$S3_TLS_DIR"
+    chmod 0700 "$S3_TLS_DIR"
+    local made=() name
+    if ! { [[ -s $S3_TLS_DIR/ca.key ]] && openssl x509 -in "$S3_TLS_DIR/ca.crt" -noout -checkend 2592000 >/dev/null 2>&1; }; then
+        rm -f "$S3_TLS_DIR"/*.crt "$S3_TLS_DIR"/*.key
+        (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$S3_TLS_DIR/ca.key" 2>/dev/null &&
+            openssl req -x509 -new -key "$S3_TLS_DIR/ca.key" -sha256 -days 3650 -subj "/CN=firecrest-hub dev SeaweedFS CA" \
+                -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+                -out "$S3_TLS_DIR/ca.crt") || die "s3: openssl could not make the gRPC CA in $S3_TLS_DIR"
+        made+=(ca)
+    fi
+    for name in "${WEED_TLS_NAMES[@]}"; do
+        weed_cert_ok "$name" && continue
+        (
+            umask 077
+            cd "$S3_TLS_DIR"
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name.key" 2>/dev/null
+            openssl req -new -key "$name.key" -subj "/CN=$name" -out "$name.csr"
+            printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+                "extendedKeyUsage = serverAuth, clientAuth" "subjectAltName = IP:127.0.0.1, DNS:localhost" >"$name.ext"
+            openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -set_serial "0x$(random_hex 16)" \
+                -days 3650 -sha256 -extfile "$name.ext" -out "$name.crt" 2>/dev/null
+            rm -f "$name.csr" "$name.ext"
+        ) || die "s3: openssl could not make the gRPC certificate $S3_TLS_DIR/$name.crt"
+        weed_cert_ok "$name" || die "s3: the gRPC certificate $S3_TLS_DIR/$name.crt does not verify"
+        made+=("$name")
+    done
+    chown -R root:root "$S3_TLS_DIR"
+    chmod 0600 "$S3_TLS_DIR"/*
+    if ((${#made[@]})); then
+        log "s3: made gRPC TLS certificates in $S3_TLS_DIR (${made[*]})"
+        S3_CONF_CHANGED=1
+    fi
+}
+
+# toml_key FILE SECTION: the value of `key = "..."` in [SECTION] of FILE (empty if none)
+toml_key() {
+    [[ -f $1 ]] || return 0
+    awk -v s="[$2]" '$0 == s { on = 1; next } /^\[/ { on = 0 } on && $1 == "key" { gsub(/"/, "", $3); print $3; exit }' "$1"
+}
+
+# security.toml, read by master, volume server, filer and S3 gateway: they find it through
+# -config_dir (first in SeaweedFS's search list; then the working directory, which is $S3_DIR too,
+# $HOME/.seaweedfs, /usr/local/etc/seaweedfs, /etc/seaweedfs). JWT keys are made once and kept here.
+setup_weed_security() {
+    local section keys=() key
+    for section in jwt.signing jwt.signing.read jwt.filer_signing jwt.filer_signing.read; do
+        key="$(toml_key "$S3_DIR/security.toml" "$section")"
+        [[ $key =~ ^[0-9a-f]{64}$ ]] || key="$(random_hex 32)"
+        keys+=("$key")
+    done
+    if write_file "$S3_DIR/security.toml" 0600 root:root <<EOF; then S3_CONF_CHANGED=1; fi
+# Written by firecrest-hub devcluster/cluster.sh (keys made once; the rest is regenerated on every
+# start). SeaweedFS's own security; see devcluster/README.md, "Securing the object store".
+
+# master -> volume server: the master signs a JWT for each file id it assigns or looks up, the volume
+# server checks it
+[jwt.signing]
+key = "${keys[0]}"
+expires_after_seconds = 10
+
+# the same for reads: the S3 gateway and the filer sign one for every chunk they fetch
+[jwt.signing.read]
+key = "${keys[1]}"
+expires_after_seconds = 60
+
+# the filer's HTTP API (off, see -disableHttp in cluster.sh) and its IAM gRPC service only take
+# requests signed with these keys
+[jwt.filer_signing]
+key = "${keys[2]}"
+expires_after_seconds = 10
+
+[jwt.filer_signing.read]
+key = "${keys[3]}"
+expires_after_seconds = 60
+
+# no unauthenticated volume server UI, no directory metadata from the filer
+[access]
+ui = false
+
+[filer.expose_directory_metadata]
+enabled = false
+
+# master and volume server take writes and admin calls only from these peers: the cluster's own
+# address, and "@", how a peer on SeaweedFS's in-process Unix sockets (/tmp/seaweedfs-*.sock,
+# mode 0700 under the umask weed runs with) shows up. On one machine every local user shares
+# 127.0.0.1, so the keys above and the TLS below are what keeps them out; on several machines list
+# the hosts of the SeaweedFS servers here.
+[guard]
+white_list = "127.0.0.1,@"
+
+# gRPC between all components: mutual TLS with certificates of a private CA
+[grpc]
+ca = "$S3_TLS_DIR/ca.crt"
+
+[grpc.master]
+cert = "$S3_TLS_DIR/master.crt"
+key = "$S3_TLS_DIR/master.key"
+
+[grpc.volume]
+cert = "$S3_TLS_DIR/volume.crt"
+key = "$S3_TLS_DIR/volume.key"
+
+[grpc.filer]
+cert = "$S3_TLS_DIR/filer.crt"
+key = "$S3_TLS_DIR/filer.key"
+
+[grpc.s3]
+cert = "$S3_TLS_DIR/s3.crt"
+key = "$S3_TLS_DIR/s3.key"
+
+# tools started by root: weed -config_dir=.demo/s3 shell
+[grpc.client]
+cert = "$S3_TLS_DIR/client.crt"
+key = "$S3_TLS_DIR/client.key"
 EOF
 }
 
@@ -519,12 +682,14 @@ start_mariadb() {
     t0=$(now_ms)
     mkdir -p /run/mysqld "$(dirname "$MYSQL_ERRLOG")"
     chown mysql:mysql /run/mysqld
+    chmod 0755 /run/mysqld # slurmdbd (user slurm) connects to its socket
     chown mysql:adm "$(dirname "$MYSQL_ERRLOG")"
     chmod 0750 "$(dirname "$MYSQL_ERRLOG")"
     if [[ ! -d /var/lib/mysql/mysql ]]; then
         log "mariadb: initialising data directory /var/lib/mysql"
         mkdir -p /var/lib/mysql
         chown mysql:mysql /var/lib/mysql
+        private_file "$LOGS/mysqld_safe.log"
         mariadb-install-db --user=mysql --datadir=/var/lib/mysql \
             --auth-root-authentication-method=socket >>"$LOGS/mysqld_safe.log" 2>&1 ||
             fail_component mysqld_safe "could not initialise /var/lib/mysql"
@@ -666,6 +831,7 @@ start_sshd() { # launches only; waited for in wait_sshd
     fi
     SSHD_STARTED_AT=$(now_ms)
     rm -f "$PIDS/sshd.pid"
+    private_file "$LOGS/sshd.log"
     printf '\n===== %s starting sshd =====\n' "$(date -Is)" >>"$LOGS/sshd.log"
     # sshd daemonizes and writes its own PidFile (in .demo/pids); -E appends its log to our file.
     /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$LOGS/sshd.log" </dev/null 9>&- ||
@@ -688,33 +854,18 @@ s3_ok() {
     [[ $code =~ ^[1-5][0-9][0-9]$ ]]
 }
 
-S3_STARTED_AT=""
-start_s3() { # launches only; waited for in wait_s3
-    if alive weed weed; then
-        if ((!S3_CONF_CHANGED)); then
-            log "s3: already running (pid $(read_pid weed))"
-            return
-        fi
-        log "s3: credentials changed, restarting SeaweedFS"
-        stop_pid weed weed 3
-    fi
-    local port other
-    for port in "$S3_PORT" "$WEED_MASTER_PORT" "$WEED_VOLUME_PORT" "$WEED_FILER_PORT"; do
-        other="$(listener_pid "$port")"
-        [[ -n $other ]] || continue
-        if pid_matches "$other" weed && grep -qaF -- "-dir=$S3_DIR/data" "/proc/$other/cmdline"; then
-            log "s3: stopping untracked leftover weed (pid $other)"
-            kill -TERM "$other" 2>/dev/null || true
-            wait_gone "$other" weed 5 || kill -KILL "$other" 2>/dev/null || true
-            wait_gone "$other" weed 5 || true
-        else
-            die "port 127.0.0.1:$port (needed by SeaweedFS) is in use by pid $other ($(cat "/proc/$other/comm" 2>/dev/null)); stop it first"
-        fi
-    done
+# The command line of SeaweedFS (into WEED_CMD); a running weed with another one is restarted.
+WEED_CMD=()
+weed_command() {
     local weed help extra=()
     weed="$(weed_bin)"
     [[ -n $weed ]] || die "SeaweedFS 'weed' not found (run: bash devcluster/cluster.sh install)"
     help="$("$weed" server -h 2>&1 || true)"
+    # The master's HTTP API hands a JWT for any file id (/dir/lookup?fileId=...), assigns writes and
+    # deletes whole collections for every peer on its white list, and on one machine that is every
+    # local user: off, with the filer's HTTP API (the same switch). The S3 gateway needs neither; the
+    # components talk gRPC (mutual TLS) and the volume servers' HTTP (JWT).
+    [[ $help == *-disableHttp* ]] && extra+=(-disableHttp)
     # extra listeners of newer SeaweedFS versions that this cluster does not need
     [[ $help == *-s3.port.iceberg* ]] && extra+=(-s3.port.iceberg=0)
     [[ $help == *-s3.port.lance* ]] && extra+=(-s3.port.lance=0)
@@ -727,15 +878,66 @@ start_s3() { # launches only; waited for in wait_s3
     # or benchmarks run back to back fill the disk with deleted gigabytes.
     [[ $help == *-master.vacuumIntervalSeconds* ]] && extra+=(-master.vacuumIntervalSeconds=60)
     [[ $help == *-master.garbageThreshold* ]] && extra+=(-master.garbageThreshold=0.1)
+    WEED_CMD=("$weed" -logtostderr -config_dir="$S3_DIR" server
+        -ip=127.0.0.1 -ip.bind=127.0.0.1
+        -dir="$S3_DIR/data"
+        -master.port="$WEED_MASTER_PORT" -master.volumeSizeLimitMB=1024
+        -volume.port="$WEED_VOLUME_PORT" -volume.max=100
+        -filer.port="$WEED_FILER_PORT"
+        -s3 -s3.port="$S3_PORT" -s3.config="$S3_DIR/s3.json"
+        "${extra[@]}")
+}
+
+same_cmdline() { # PID ARG...: the process runs exactly this command line
+    [[ $(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null) == "$(printf '%s\n' "${@:2}")" ]]
+}
+
+# weed serves gRPC (and the filer's and S3's HTTP) to its own components on Unix sockets at fixed
+# names in /tmp. Whatever another user left at one of them (a directory weed cannot remove, a
+# socket of their own) is removed first; weed makes its sockets itself, root-only under umask 077.
+clear_weed_sockets() {
+    local path
+    for path in "/tmp/seaweedfs-master-grpc-$((WEED_MASTER_PORT + 10000)).sock" \
+        "/tmp/seaweedfs-volume-grpc-$((WEED_VOLUME_PORT + 10000)).sock" \
+        "/tmp/seaweedfs-filer-grpc-$((WEED_FILER_PORT + 10000)).sock" \
+        "/tmp/seaweedfs-s3-grpc-$((S3_PORT + 10000)).sock" \
+        "/tmp/seaweedfs-filer-$WEED_FILER_PORT.sock" "/tmp/seaweedfs-s3-$S3_PORT.sock"; do
+        [[ -e $path || -L $path ]] || continue
+        if [[ -S $path && ! -L $path && $(stat -c %u "$path") == 0 ]]; then continue; fi
+        warn "removing $path (owned by uid $(stat -c %u "$path"), not a socket of root's weed)"
+        rm -rf -- "$path"
+    done
+}
+
+S3_STARTED_AT=""
+start_s3() { # launches only; waited for in wait_s3
+    weed_command
+    if alive weed weed; then
+        if ((!S3_CONF_CHANGED)) && same_cmdline "$(read_pid weed)" "${WEED_CMD[@]}"; then
+            log "s3: already running (pid $(read_pid weed))"
+            return
+        fi
+        log "s3: configuration changed, restarting SeaweedFS"
+        stop_pid weed weed 3
+    fi
+    local port other
+    for port in "$S3_PORT" "$WEED_MASTER_PORT" "$WEED_VOLUME_PORT" "$WEED_FILER_PORT" \
+        $((S3_PORT + 10000)) $((WEED_MASTER_PORT + 10000)) $((WEED_VOLUME_PORT + 10000)) $((WEED_FILER_PORT + 10000)); do
+        other="$(listener_pid "$port")"
+        [[ -n $other ]] || continue
+        if pid_matches "$other" weed && grep -qaF -- "-dir=$S3_DIR/data" "/proc/$other/cmdline"; then
+            log "s3: stopping untracked leftover weed (pid $other)"
+            kill -TERM "$other" 2>/dev/null || true
+            wait_gone "$other" weed 5 || kill -KILL "$other" 2>/dev/null || true
+            wait_gone "$other" weed 5 || true
+        else
+            die "port 127.0.0.1:$port (needed by SeaweedFS) is in use by pid $other ($(cat "/proc/$other/comm" 2>/dev/null)); stop it first"
+        fi
+    done
+    clear_weed_sockets
     S3_STARTED_AT=$(now_ms)
-    launch weed "$S3_DIR" "$weed" -logtostderr -config_dir="$S3_DIR" server \
-        -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -dir="$S3_DIR/data" \
-        -master.port="$WEED_MASTER_PORT" -master.volumeSizeLimitMB=1024 \
-        -volume.port="$WEED_VOLUME_PORT" -volume.max=100 \
-        -filer.port="$WEED_FILER_PORT" \
-        -s3 -s3.port="$S3_PORT" -s3.config="$S3_DIR/s3.json" \
-        "${extra[@]}"
+    # umask 077: its data, its Unix sockets in /tmp and anything else it makes are root's alone
+    LAUNCH_UMASK=077 launch weed "$S3_DIR" "${WEED_CMD[@]}"
 }
 
 wait_s3() {
