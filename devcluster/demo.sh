@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo: the dev cluster, then JupyterHub (with configurable-http-proxy) and the firecrest service it
-# manages. Usage: demo.sh start|stop|status. Idempotent; state, logs and pid files live in .demo/.
+# manages. Usage: demo.sh start|stop|status. Idempotent; state, logs and pid files live in .demo/, which
+# is private to root (cluster.sh start makes it so, also on an old checkout): the hub's database and
+# cookie secret, the admin token and logs that show other users' requests.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,7 +19,7 @@ install_python_packages() {
   local stamp=$demo/python.stamp
   if [ ! -e "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || ! "$python" -c 'import firecrest_hub' 2>/dev/null; then
     say "installing the project and its test dependencies (pip)"
-    "$python" -m pip install -q -e "$root[test]"
+    "$python" -m pip install -q -e "${root}[test]"
     touch "$stamp"
   fi
 }
@@ -58,7 +60,7 @@ service_answers() { [ "$(http_status "$hub_url/services/firecrest/api/v1/status/
 
 start() {
   bash "$root/devcluster/cluster.sh" start
-  mkdir -p "$demo/hub" "$demo/logs" "$demo/pids"
+  install -d -m 0700 "$demo/hub" "$demo/logs" "$demo/pids"
   install_python_packages
   install_proxy
   install_chromium
@@ -66,7 +68,9 @@ start() {
   ensure_admin_token
   if ! alive "$demo/pids/hub.pid"; then
     say "starting JupyterHub on $hub_url"
-    (cd "$root" && setsid nohup "$python" -m jupyterhub -f "$root/jupyterhub_config.py" \
+    # umask 077: its log, its SQLite database (and journals) and what the service it starts writes
+    # (the task store) are root's alone
+    (cd "$root" && umask 077 && setsid nohup "$python" -m jupyterhub -f "$root/jupyterhub_config.py" \
         >> "$demo/logs/hub.log" 2>&1 < /dev/null &)
   fi
   wait_for 60 "JupyterHub" "$demo/logs/hub.log" curl -sf "$hub_url/hub/api/"
@@ -81,7 +85,7 @@ stop_hub() {
   say "stopping JupyterHub"
   kill "$(cat "$pidfile")" 2>/dev/null || true
   for _ in $(seq 60); do alive "$pidfile" || break; sleep 0.25; done
-  alive "$pidfile" && kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+  if alive "$pidfile"; then kill -9 "$(cat "$pidfile")" 2>/dev/null || true; fi
   rm -f "$pidfile"
 }
 
