@@ -162,8 +162,9 @@ def test_weed_shell_of_another_user_gets_nothing(demo_dir, weed):
 
 def test_seaweedfs_runs_with_the_private_security_config(demo_dir, weed):
     pid = (demo_dir / "pids" / "weed.pid").read_text().strip()
-    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    assert f"-config_dir={demo_dir / 's3'}".encode() in cmdline and b"-disableHttp" in cmdline
+    cmdline = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    config_dirs = [Path(arg.split("=", 1)[1]).resolve() for arg in cmdline if arg.startswith("-config_dir=")]
+    assert config_dirs == [(demo_dir / "s3").resolve()] and "-disableHttp" in cmdline, cmdline
     config = demo_dir / "s3" / "security.toml"
     info = config.stat()
     assert info.st_uid == 0 and stat.S_IMODE(info.st_mode) == 0o600
