@@ -298,8 +298,8 @@ def test_sacct_refuses_a_bad_time_and_reports_slurms_complaint():
 
 def test_scontrol_node_output_parses():
     command = ShowNodes(["localhost"])
-    assert command.argv() == ["scontrol", "--oneliner", "show", "node", "localhost"]
-    assert ShowNodes().argv() == ["scontrol", "--oneliner", "show", "node"]
+    assert command.argv() == ["scontrol", "--oneliner", "--", "show", "node", "localhost"]
+    assert ShowNodes().argv() == ["scontrol", "--oneliner", "--", "show", "node"]
     [node] = command.parse(result(SCONTROL_NODE))
     assert (node.name, node.state, node.partitions, node.active_features) == (
         "localhost", ["IDLE"], ["debug", "xfer"], [])

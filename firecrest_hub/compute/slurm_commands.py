@@ -1,9 +1,9 @@
 """Slurm's commands, one class each: the argv goes in, typed results (or typed errors) come out.
 
 The argv is a list of words, quoted as a whole by the remote layer; user input only ever lands in
-its own word (`--job-name=VALUE`, `NAME=VALUE` for `env`, a path after `--`), and is checked before
-the command object exists. Output is read in machine formats: records split on a random delimiter
-(`squeue -O`, `sacct --parsable2`), and `scontrol -o` key=value one-liners.
+its own word (`--job-name=VALUE`, `NAME=VALUE` for `env`, a path or a node list after `--`), and is
+checked before the command object exists. Output is read in machine formats: records split on a random
+delimiter (`squeue -O`, `sacct --parsable2`), and `scontrol -o` key=value one-liners.
 """
 
 from __future__ import annotations
@@ -201,7 +201,9 @@ class ShowNodes(SlurmCommand):
         self.names = list(names or ())
 
     def argv(self) -> list[str]:
-        return ["scontrol", "--oneliner", "show", "node", *([",".join(self.names)] if self.names else [])]
+        # Every word after `--` is an operand, even one that looks like an option (Slurm 22.05's scontrol
+        # reads options with getopt_long, which stops there).
+        return ["scontrol", "--oneliner", "--", "show", "node", *([",".join(self.names)] if self.names else [])]
 
     def parse(self, result: CommandResult) -> list[Node]:
         lines = result.stdout.splitlines()

@@ -21,8 +21,13 @@ _JOB_ID = re.compile(r"[0-9]+(_[0-9]+)?")
 _TIME_LIMIT = re.compile(r"([0-9]+-)?[0-9]+(:[0-9]+){0,2}")
 # sacct's --starttime/--endtime: 2024-05-01T12:00[:00], MM/DD[/YY]-HH:MM, now-1days, 10:00 PM...
 _TIME_SPEC = re.compile(r"[A-Za-z0-9:/.+ -]{1,40}")
-# A node name or a hostlist expression such as nid[001-004,010].
-_NODE_LIST = re.compile(r"[A-Za-z0-9_.\-\[\],]{1,4096}")
+# A node name or a hostlist expression such as nid[001-004,010] or rack[1-2]-n[01-08],login1: names
+# separated by commas, each starting with a letter or digit (so that none reads as an option), with
+# bracketed ranges of numbers.
+_NODE_RANGES = r"\[[0-9]+(?:-[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?)*\]"
+_NODE_NAME = rf"[A-Za-z0-9](?:[A-Za-z0-9_.-]|{_NODE_RANGES})*"
+_NODE_LIST = re.compile(rf"{_NODE_NAME}(?:,{_NODE_NAME})*")
+_MAX_NODE_LIST = 4096
 _MAX_TEXT = 4096
 
 
@@ -68,5 +73,6 @@ def check_node_count(value: int) -> None:
 
 
 def check_node_list(value: str) -> None:
-    if not isinstance(value, str) or not _NODE_LIST.fullmatch(value):
-        raise InvalidInput(f"node name {value!r} is not a host name or host list")
+    if not isinstance(value, str) or len(value) > _MAX_NODE_LIST or not _NODE_LIST.fullmatch(value):
+        raise InvalidInput(f"node name {value!r} is not a host name or host list (names start with a letter or "
+                           "digit, e.g. nid001 or nid[001-004,010])")
