@@ -3,11 +3,12 @@
 import shlex
 from types import SimpleNamespace
 
+import asyncssh
 import pytest
 
 from firecrest_hub import errors
 from firecrest_hub.api.base import status_for
-from firecrest_hub.filesystem import PathPolicy
+from firecrest_hub.filesystem import PathPolicy, PathResolver
 from firecrest_hub.filesystem import commands as c
 from firecrest_hub.filesystem.sftp_ops import _entry
 from firecrest_hub.remote import CommandResult, to_shell
@@ -311,3 +312,82 @@ def test_entry_without_long_name_has_numeric_owners():
     entry = _entry("d", _attrs(0o40755), None)
     assert (entry["type"], entry["permissions"], entry["user"], entry["group"]) == ("d", "rwxr-xr-x", "1001", "1002")
     assert _entry("l", _attrs(0o120777), None)["type"] == "l"
+
+
+# ---- where paths lead: the resolver, with sftp-server's realpath(3) played by a table ------------------
+
+class RealpathTable:
+    """An SFTP client whose realpath answers as OpenSSH's does: `links` maps a path (up to a symlink in it)
+    to what that link leads to, a missing last name is kept, a missing directory on the way is an error."""
+
+    def __init__(self, links: dict[str, str], existing: set[str]):
+        self.links, self.existing, self.asked = links, existing, []
+
+    async def realpath(self, path):
+        text = path.decode() if isinstance(path, bytes) else path
+        self.asked.append(text)
+        resolved = "/"
+        parts = [part for part in text.split("/") if part]
+        for index, part in enumerate(parts):
+            resolved = resolved.rstrip("/") + "/" + part
+            resolved = self.links.get(resolved, resolved)
+            if resolved not in self.existing and index < len(parts) - 1:
+                raise asyncssh.SFTPNoSuchFile("No such file")
+        return resolved.encode() if isinstance(path, bytes) else resolved
+
+
+def resolver(links=None, existing=("/", "/home", "/home/bob", "/tmp", "/etc"), filesystems=("/home", "/tmp")):
+    sftp = RealpathTable(links or {}, set(existing))
+
+    async def open_sftp():
+        return sftp
+
+    session = SimpleNamespace(system=SimpleNamespace(filesystems=filesystems), sftp=open_sftp,
+                              pool=SimpleNamespace(command_timeout=5))
+    return PathResolver.for_session(session), sftp
+
+
+async def test_a_path_through_a_link_out_of_the_filesystems_is_an_invalid_path():
+    paths, sftp = resolver({"/home/bob/x": "/etc"})
+    for path in ("/home/bob/x", "/home/bob/x/hostname", "/home/bob/x/new-file"):
+        with pytest.raises(errors.InvalidPath, match="resolves to '/etc.*outside the filesystems") as caught:
+            await paths.check(path)
+        assert status_for(caught.value) == (400, "X-Invalid-Path")
+    # One request each, and once the roots themselves: a site's /home may be a link to /export/home.
+    assert sftp.asked == ["/home/bob/x", "/home", "/tmp", "/home/bob/x/hostname", "/home/bob/x/new-file"]
+
+
+async def test_paths_that_stay_inside_cost_one_request_and_come_back_as_given():
+    paths, sftp = resolver({"/home/bob/data": "/tmp/data-of-bob"}, existing={"/", "/home", "/home/bob", "/tmp",
+                                                                           "/tmp/data-of-bob"})
+    assert await paths.check("/home/bob/data/f") == "/home/bob/data/f"
+    assert await paths.check("/home/bob/new-name") == "/home/bob/new-name"
+    assert sftp.asked == ["/home/bob/data/f", "/home/bob/new-name"]
+
+
+async def test_missing_directories_resolve_through_the_nearest_existing_ancestor():
+    paths, sftp = resolver({"/home/bob/x": "/etc"})
+    assert await paths.check("/home/bob/a/b/c") == "/home/bob/a/b/c"
+    assert sftp.asked == ["/home/bob/a/b/c", "/home/bob/a/b", "/home/bob/a"]
+    with pytest.raises(errors.InvalidPath, match="resolves to '/etc/a/b'"):
+        await paths.check("/home/bob/x/a/b")
+
+
+async def test_an_entry_has_only_its_directory_resolved():
+    paths, sftp = resolver({"/home/bob/x": "/etc"})
+    assert await paths.check_entry("/home/bob/x") == "/home/bob/x"  # the link itself: rm, rename, stat
+    assert sftp.asked == ["/home/bob"]
+    with pytest.raises(errors.InvalidPath, match="resolves to '/etc'"):
+        await paths.check_entry("/home/bob/x/hostname")
+    assert await paths.check_entry("/home") == "/home"  # a root is inside, though its directory is not
+
+
+async def test_filesystems_that_are_links_themselves_count_as_resolved():
+    paths, sftp = resolver({"/home": "/export/home"}, existing={"/", "/export", "/export/home",
+                                                                "/export/home/bob", "/tmp", "/etc"})
+    assert await paths.check("/home/bob/f") == "/home/bob/f"
+    assert await paths.check("/home/bob/g") == "/home/bob/g"
+    # The roots are asked once, and only because a path led outside them as configured.
+    assert sftp.asked == ["/home/bob/f", "/home", "/tmp", "/home/bob/g"]
+    with pytest.raises(errors.InvalidPath):
+        await paths.check("/etc")

@@ -5,14 +5,15 @@ Parameters as v1 (form fields): sourcePath (not for rm), targetPath, jobName, ti
 plus dereference (compress) and extension (extract). Every path passes the system's PathPolicy; the
 answer is 201 with a task, which finishes (200) once the transfer job is submitted, its `data` v1's
 submission result (jobid, job_file, job_file_out, job_file_err...), the task's `system` the system that
-runs it. Whether the transfer itself succeeded is the job's state (GET compute/jobs, compute/acct), as
-in v1: pyfirecrest's compress()/extract() poll the job and read its error file.
+runs it. Where the paths lead is checked before the job is submitted, as each command treats them
+(filesystem.PathResolver). Whether the transfer itself succeeded is the job's state (GET compute/jobs,
+compute/acct), as in v1: pyfirecrest's compress()/extract() poll the job and read its error file.
 """
 
 from __future__ import annotations
 
 from ..errors import InvalidInput
-from ..filesystem.commands import Compress, Copy, Extract, Move, RemoveTree
+from ..filesystem.commands import Compress, Copy, Extract, FileCommand, Move, RemoveTree
 from ..remote import RemoteCommand
 from ..transfers import DEFAULT_TIME_LIMIT, SCRIPT_NAME, Rsync, Transfer
 from .utilities import UtilitiesHandler
@@ -21,15 +22,21 @@ from .utilities import UtilitiesHandler
 class TransferHandler(UtilitiesHandler):
     operation = ""
 
-    def command(self) -> RemoteCommand:
+    def command(self) -> FileCommand:
         raise NotImplementedError
+
+    async def checked_command(self) -> RemoteCommand:
+        """The transfer's command, once its paths lead inside the filesystems."""
+        command = self.command()
+        await self.files.resolver.check_command(command)
+        return command
 
     async def post(self):
         system = self.system()
         if not system.transfer_partition:
             raise InvalidInput(f"system {system.name!r} has no transfer partition; internal transfers are off")
         transfer = Transfer(
-            self.operation, self.command(), name=self.argument("jobName") or None,
+            self.operation, await self.checked_command(), name=self.argument("jobName") or None,
             time_limit=self.argument("time") or DEFAULT_TIME_LIMIT,
             stage_out_job=self.argument("stageOutJobId") or None, account=self.argument("account") or None,
         )
@@ -41,12 +48,15 @@ class TransferHandler(UtilitiesHandler):
 class RsyncHandler(TransferHandler):
     operation = "rsync"
 
-    def command(self):
-        source = self.path("sourcePath")
-        # For rsync a trailing slash means "the directory's contents", which the normalized path dropped.
+    async def checked_command(self):
+        source, target = self.path("sourcePath"), self.path("targetPath")
+        resolver = self.files.resolver
+        await resolver.check(target)
+        # For rsync a trailing slash means "the directory's contents", which the normalized path dropped;
+        # rsync follows such a source (a link to a directory too), and copies any other source link as a link.
         if self.argument("sourcePath").endswith("/") and source != "/":
-            source += "/"
-        return Rsync(source, self.path("targetPath"))
+            return Rsync(await resolver.check(source) + "/", target)
+        return Rsync(await resolver.check_entry(source), target)
 
 
 class CopyHandler(TransferHandler):

@@ -1,9 +1,9 @@
 """The file operations SFTP cannot do, each one remote command object.
 
 Every argv is a list of words (the pool quotes each one), options come first and `--` stands before the
-paths, so neither a quote nor a leading dash in a path can change what runs. Paths reaching these objects
-have passed the path policy (paths.py); other values (sizes, modes, names) are checked here, before
-anything runs. Every command runs with the pool's time limit and output cap.
+paths, so neither a quote nor a leading dash in a path can change what runs. Paths reaching these objects have passed the path policy (paths.py), and each object
+declares how its tool treats them, for the check of where they lead; other values (sizes, modes, names)
+are checked here, before anything runs. Every command runs with the pool's time limit and output cap.
 """
 
 from __future__ import annotations
@@ -62,7 +62,18 @@ def raise_for_failure(result: CommandResult) -> None:
 
 
 class FileCommand(RemoteCommand):
-    """A file command whose failures read as raise_for_failure() explains."""
+    """A file command whose failures read as raise_for_failure() explains.
+
+    It declares how its tool treats its paths, for PathResolver.check_command: `followed_paths` the tool
+    follows to their end (through a symlink there too), `named_paths` it acts on as names (a symlink there
+    is itself the object, as for rm or cp --no-dereference).
+    """
+
+    def followed_paths(self) -> tuple[str, ...]:
+        return ()
+
+    def named_paths(self) -> tuple[str, ...]:
+        return ()
 
     def parse(self, result: CommandResult):
         if not result.ok:
@@ -82,6 +93,10 @@ class FileType(FileCommand):
         # -E: fail with a non-zero status when the file cannot be read, instead of describing the error.
         return ["file", "-E", "-b", "--", self.path]
 
+    def named_paths(self) -> tuple[str, ...]:
+        # Without -L, `file` describes a symlink itself ("symbolic link to ...").
+        return (self.path,)
+
     def read(self, stdout: str) -> str:
         output = super().read(stdout)
         if any(trouble in output for trouble in _FILE_TROUBLE):
@@ -97,6 +112,12 @@ class StatFile(FileCommand):
 
     def argv(self) -> list[str]:
         return ["stat", *(["--dereference"] if self.dereference else []), f"--format={_STAT_FORMAT}", "--", self.path]
+
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.path,) if self.dereference else ()
+
+    def named_paths(self) -> tuple[str, ...]:
+        return () if self.dereference else (self.path,)
 
     def read(self, stdout: str) -> dict[str, int]:
         values = stdout.split()
@@ -114,6 +135,9 @@ class OwnerNames(FileCommand):
 
     def argv(self) -> list[str]:
         return ["stat", "--format=%U %G", "--", self.path]
+
+    def named_paths(self) -> tuple[str, ...]:
+        return (self.path,)
 
     def read(self, stdout: str) -> tuple[str, str]:
         user, group = stdout.split()
@@ -154,6 +178,9 @@ class FilePart(FileCommand):
     def argv(self) -> list[str]:
         return [self.tool, *([self.option] if self.option else []), "--", self.path]
 
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.path,)
+
     def read(self, stdout: str) -> str:
         if len(stdout.encode(errors="surrogateescape")) > self.limit:
             raise OutputTooLarge(
@@ -169,6 +196,9 @@ class Checksum(FileCommand):
 
     def argv(self) -> list[str]:
         return ["sha256sum", "--", self.path]
+
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.path,)
 
     def read(self, stdout: str) -> str:
         # sha256sum prefixes the line with a backslash when it had to escape the file name.
@@ -215,6 +245,12 @@ class Copy(FileCommand):
     def argv(self) -> list[str]:
         return ["cp", "--force", "--no-dereference", "--recursive", "--preserve=all", "--", self.source, self.target]
 
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.target,)  # a directory (or a link to one) the copy lands in
+
+    def named_paths(self) -> tuple[str, ...]:
+        return (self.source,)
+
 
 class Move(FileCommand):
     """mv, for what a rename over SFTP cannot do (another filesystem, into an existing directory)."""
@@ -225,6 +261,12 @@ class Move(FileCommand):
     def argv(self) -> list[str]:
         return ["mv", "--force", "--", self.source, self.target]
 
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.target,)  # a directory (or a link to one) the source lands in
+
+    def named_paths(self) -> tuple[str, ...]:
+        return (self.source,)
+
 
 class RemoveTree(FileCommand):
     """rm -r, for directories; single files are removed over SFTP."""
@@ -234,6 +276,9 @@ class RemoveTree(FileCommand):
 
     def argv(self) -> list[str]:
         return ["rm", "--recursive", "--interactive=never", "--", self.path]
+
+    def named_paths(self) -> tuple[str, ...]:
+        return (self.path,)  # rm removes a link, never what it points to
 
 
 def check_mode(mode: str | None) -> str:
@@ -251,6 +296,9 @@ class ChangeMode(FileCommand):
     def argv(self) -> list[str]:
         # After `--` a mode such as -w is taken as a mode, not as an option.
         return ["chmod", "--verbose", "--", self.mode, self.path]
+
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.path,)
 
 
 def check_owner_name(label: str, value: str, error: type[InvalidInput]) -> str:
@@ -272,6 +320,9 @@ class ChangeOwner(FileCommand):
     def argv(self) -> list[str]:
         return ["chown", "--verbose", "--", self.spec, self.path]
 
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.path,)  # chown without --no-dereference changes what a link points to
+
 
 class Compress(FileCommand):
     """A gzipped tar of `source` (stored under its own name) at `target`."""
@@ -284,6 +335,12 @@ class Compress(FileCommand):
             "tar", "--create", "--gzip", f"--file={self.target}", f"--directory={os.path.dirname(self.source)}",
             *(["--dereference"] if self.dereference else []), "--", os.path.basename(self.source),
         ]
+
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.source, self.target) if self.dereference else (self.target,)
+
+    def named_paths(self) -> tuple[str, ...]:
+        return () if self.dereference else (self.source,)
 
 
 def extractor_for(source: str, extension: str | None) -> str:
@@ -309,3 +366,6 @@ class Extract(FileCommand):
             return ["unzip", "-o", "-q", f"-d{self.target}", "--", self.source]
         # Every path travels inside an option word; `--` ends the options all the same.
         return ["tar", "--extract", f"--file={self.source}", f"--directory={self.target}", "--"]
+
+    def followed_paths(self) -> tuple[str, ...]:
+        return (self.source, self.target)

@@ -1,9 +1,12 @@
 """File operations on one system as one account: what the REST API and the portal call.
 
 Each operation picks its means: SFTP for structural ones (sftp_ops), a command object for what SFTP cannot
-do (commands). Paths must have passed the system's PathPolicy; every other value is checked here or in
-the command objects, before anything runs. Every operation is bounded in time (the pool's command
-timeout) and in size (max_file_size for file contents, max_entries for listings).
+do (commands). Paths must have passed the system's PathPolicy; then, before anything runs, the resolver
+checks where they lead on the system (paths.PathResolver): followed through symlinks for what reads or
+writes through a path, only their directory for what acts on a name itself (as each command object
+declares; an SFTP operation declares it with the command object it stands for). Every other value is
+checked here or in the command objects, before anything runs. Every operation is bounded in time (the
+pool's command timeout) and in size (max_file_size for file contents, max_entries for listings).
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from ..errors import FileTooLarge, NotADirectory, NotFound, SourceNotFound
 from ..remote import RemoteSession
 from . import sftp_ops
 from .commands import (
-    OCTAL_MODE, ChangeMode, ChangeOwner, Checksum, Compress, Copy, Extract, FilePart, FileType, Move,
-    OwnerNames, RemoveTree, StatFile, Whoami, check_mode,
+    OCTAL_MODE, ChangeMode, ChangeOwner, Checksum, Compress, Copy, Extract, FileCommand, FilePart, FileType,
+    Move, OwnerNames, RemoveTree, StatFile, Whoami,
 )
+from .paths import PathResolver
 
 
 class FileOperations:
@@ -24,6 +28,7 @@ class FileOperations:
 
     def __init__(self, session: RemoteSession, *, max_file_size: int, max_entries: int):
         self.session = session
+        self.resolver = PathResolver.for_session(session)
         self.max_file_size = max_file_size
         self.max_entries = max_entries
         self.timeout = session.pool.command_timeout
@@ -49,38 +54,43 @@ class FileOperations:
                 raise SourceNotFound(f"{source!a}: no such file or directory") from None
             raise
 
+    async def _run(self, command: FileCommand):
+        await self.resolver.check_command(command)
+        return await self.session.execute(command)
+
     # ---- reading ---------------------------------------------------------------------------------
 
     async def list_directory(self, path: str, *, show_hidden: bool = False, numeric_ids: bool = False,
                              recursive: bool = False) -> list[dict]:
         options = sftp_ops.ListingOptions(self.max_entries, show_hidden, numeric_ids, recursive)
+        await self.resolver.check(path)
         async with self._sftp(path) as sftp:
             try:
                 return await sftp_ops.list_directory(sftp, path, options)
             except NotADirectory:
                 entry = await sftp_ops.describe(sftp, path)
         if not numeric_ids:
-            entry["user"], entry["group"] = await self.session.execute(OwnerNames(path))
+            entry["user"], entry["group"] = await self.session.execute(OwnerNames(path))  # checked above
         return [entry]
 
     async def stat(self, path: str, dereference: bool = False) -> dict[str, int]:
-        return await self.session.execute(StatFile(path, dereference))
+        return await self._run(StatFile(path, dereference))
 
     async def file_type(self, path: str) -> str:
-        return await self.session.execute(FileType(path))
+        return await self._run(FileType(path))
 
     async def head(self, path: str, *, lines: str | None = None, bytes: str | None = None,
                    skip_ending: bool = False, grep: str | None = None) -> str:
-        return await self.session.execute(FilePart(
+        return await self._run(FilePart(
             "head", path, limit=self.max_file_size, lines=lines, bytes=bytes, skip=skip_ending, grep=grep))
 
     async def tail(self, path: str, *, lines: str | None = None, bytes: str | None = None,
                    skip_beginning: bool = False, grep: str | None = None) -> str:
-        return await self.session.execute(FilePart(
+        return await self._run(FilePart(
             "tail", path, limit=self.max_file_size, lines=lines, bytes=bytes, skip=skip_beginning, grep=grep))
 
     async def checksum(self, path: str) -> str:
-        return await self.session.execute(Checksum(path))
+        return await self._run(Checksum(path))
 
     async def whoami(self, groups: bool = False):
         return await self.session.execute(Whoami(groups))
@@ -92,6 +102,7 @@ class FileOperations:
     @contextlib.asynccontextmanager
     async def open_for_reading(self, path: str):
         """A reader of a regular file of at most max_file_size bytes: `.size`, `async for chunk in .chunks()`."""
+        await self.resolver.check(path)
         sftp = await self.session.sftp()
         async with sftp_ops.open_for_reading(sftp, path, self.max_file_size, self.timeout) as reader:
             yield reader
@@ -104,48 +115,59 @@ class FileOperations:
             raise FileTooLarge(
                 f"the file is {len(data)} bytes, more than the {self.max_file_size} bytes this service carries; "
                 "use staging")
+        # The data replaces the name `path` (a rename in its directory), never writing through a link there.
+        await self.resolver.check_entry(path)
         sftp = await self.session.sftp()
         await sftp_ops.write_file(sftp, path, data, self.timeout)
 
     async def mkdir(self, path: str, parents: bool = False) -> None:
+        await self.resolver.check(path)
         async with self._sftp(path) as sftp:
             await sftp_ops.make_directory(sftp, path, parents)
 
     async def rename(self, source: str, target: str) -> None:
+        move = Move(source, target)
+        await self.resolver.check_command(move)
         async with self._source_must_exist(source):
             async with self._sftp(source) as sftp:
                 renamed = await sftp_ops.rename(sftp, source, target)
             if not renamed:
-                await self.session.execute(Move(source, target))
+                await self.session.execute(move)
 
     async def copy(self, source: str, target: str) -> None:
         async with self._source_must_exist(source):
-            await self.session.execute(Copy(source, target))
+            await self._run(Copy(source, target))
 
     async def symlink(self, target: str, link: str) -> None:
+        await self.resolver.check(target)
+        await self.resolver.check_entry(link)
         async with self._sftp(link) as sftp:
             await sftp_ops.symlink(sftp, target, link)
 
     async def remove(self, path: str) -> None:
+        remove_tree = RemoveTree(path)
+        await self.resolver.check_command(remove_tree)
         async with self._sftp(path) as sftp:
             removed = await sftp_ops.remove(sftp, path)
         if not removed:
-            await self.session.execute(RemoveTree(path))
+            await self.session.execute(remove_tree)
 
     async def chmod(self, path: str, mode: str) -> str:
-        if OCTAL_MODE.fullmatch(check_mode(mode)):
+        change_mode = ChangeMode(path, mode)
+        await self.resolver.check_command(change_mode)
+        if OCTAL_MODE.fullmatch(mode):
             async with self._sftp(path) as sftp:
                 return await sftp_ops.change_mode(sftp, path, int(mode, 8))
-        return await self.session.execute(ChangeMode(path, mode))
+        return await self.session.execute(change_mode)
 
     async def chown(self, path: str, owner: str | None = None, group: str | None = None) -> str:
-        return await self.session.execute(ChangeOwner(path, owner, group))
+        return await self._run(ChangeOwner(path, owner, group))
 
     async def compress(self, source: str, target: str, dereference: bool = False) -> None:
         async with self._source_must_exist(source):
-            await self.session.execute(Compress(source, target, dereference))
+            await self._run(Compress(source, target, dereference))
 
     async def extract(self, source: str, target: str, extension: str | None = None) -> None:
         command = Extract(source, target, extension)
         async with self._source_must_exist(source):
-            await self.session.execute(command)
+            await self._run(command)

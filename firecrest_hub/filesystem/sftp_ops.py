@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import posixpath
 import secrets
 import stat
 from dataclasses import dataclass
@@ -60,6 +61,28 @@ async def _lstat_or_none(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPA
 async def lexists(sftp: asyncssh.SFTPClient, path: str) -> bool:
     """Whether `path` exists, a dangling symlink included."""
     return await _lstat_or_none(sftp, path) is not None
+
+
+async def resolve(sftp: asyncssh.SFTPClient, path: str) -> str:
+    """Where `path` leads on the system: sftp-server's realpath(3) (OpenBSD's, in OpenSSH) follows every
+    symlink, the last one included, and keeps a missing last name as given.
+
+    Where a directory on the way is missing too, the nearest ancestor that resolves stands in for it, the
+    missing names after it as given: that is where mkdir -p puts them.
+    """
+    missing: list[str] = []
+    current = path
+    while True:
+        try:
+            resolved = await sftp.realpath(current.encode())
+            break
+        except asyncssh.SFTPNoSuchFile:
+            if current == "/":
+                raise
+            current, name = current.rsplit("/", 1)
+            current = current or "/"
+            missing.insert(0, name)
+    return posixpath.join(resolved.decode(errors=_NAME_ERRORS), *missing)
 
 
 # ---- listing ---------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The checks a staging request makes on the system before its task starts, so that a wrong path gets a
-4xx answer at once instead of a failed task later. Both run as the user over SFTP."""
+4xx answer at once instead of a failed task later. Both run as the user over SFTP, and both first check
+that the path leads inside the filesystems (filesystem.PathResolver): a symlink must not carry an upload
+or a download out of them."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import stat
 import asyncssh
 
 from ..errors import InvalidInput, IsADirectory, NotADirectory, NotFound, PermissionDenied, SourceNotFound
-from ..filesystem import PathPolicy
+from ..filesystem import PathPolicy, PathResolver
 from ..filesystem.sftp_ops import guarded
 from ..remote import RemoteSession
 
@@ -17,6 +19,8 @@ from ..remote import RemoteSession
 async def upload_target(session: RemoteSession, paths: PathPolicy, target: str, name: str) -> str:
     """Where an upload of the client's file `name` lands: inside `target` if that is a directory (as v1),
     else `target` itself, whose directory must exist."""
+    # Followed to its end: `target` may be a link to the directory the file lands in.
+    await PathResolver(paths, session).check(target)
     sftp = await session.sftp()
     attrs = await _stat(session, sftp, target)
     if attrs is not None and stat.S_ISDIR(attrs.permissions or 0):
@@ -32,6 +36,7 @@ async def upload_target(session: RemoteSession, paths: PathPolicy, target: str, 
 
 async def download_source(session: RemoteSession, source: str) -> int:
     """The size of the regular file `source`, after making sure the user can read it."""
+    await PathResolver.for_session(session).check(source)
     sftp = await session.sftp()
     attrs = await _stat(session, sftp, source)
     if attrs is None:
