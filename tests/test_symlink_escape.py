@@ -3,16 +3,19 @@ token, against links he made himself on the cluster.
 
 Bob's work directory holds `x -> /etc` and `up -> ../../../etc`. Every operation that reads or writes
 through such a path is refused with 400 and X-Invalid-Path, as `/etc` itself is; what acts on the link
-itself (rm, rename, stat without dereference, copying it as a link) works and leaves /etc alone.
+itself (rm, rename, stat without dereference, copying it as a link) works and leaves /etc alone. Archives
+are unpacked without their absolute or escaping symlinks.
 """
 
 from __future__ import annotations
 
+import io
+import tarfile
 import uuid
 
 import pytest
 
-from compute_support import call, read
+from compute_support import call, created, finished_task, job_state, read
 
 pytestmark = pytest.mark.cluster
 
@@ -123,3 +126,54 @@ async def test_acting_on_the_link_itself_leaves_its_target_alone(bob_token, bob,
         assert removed.status_code == 204, removed.text
         assert not await exists(bob, f"{work}/{link}")
     assert await read(bob, "/etc/hostname")  # still there, and still readable to bob by his own means
+
+
+def archive_with_links_out() -> bytes:
+    """A tar of `data.txt`, `ok -> data.txt` and links out: absolute, climbing, and through a link of its own."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = tarfile.TarInfo("data.txt")
+        data.size = 4
+        tar.addfile(data, io.BytesIO(b"data"))
+        for name, target in [("ok", "data.txt"), ("absolute", "/etc"), ("climbing", "../../../etc/hostname"),
+                             ("self", "."), ("through-self", "self/../../../etc")]:
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tar.addfile(link)
+    return buffer.getvalue()
+
+
+async def uploaded_archive(token: str, directory: str) -> str:
+    response = utilities("POST", "upload", token, data={"targetPath": directory},
+                         files={"file": ("links.tgz", archive_with_links_out())})
+    assert response.status_code == 201, response.text
+    return f"{directory}/links.tgz"
+
+
+async def links_in(session, directory: str) -> dict[str, str]:
+    found = await session.run(["find", directory, "-type", "l", "-printf", "%P\\t%l\\n"])
+    assert found.ok, found.stderr
+    return dict(line.split("\t") for line in found.stdout.splitlines())
+
+
+async def test_extraction_leaves_no_link_out(bob_token, bob, work):
+    archive = await uploaded_archive(bob_token, work)
+    extracted = utilities("POST", "extract", bob_token, data={"sourcePath": archive, "targetPath": f"{work}/out"})
+    assert extracted.status_code == 201, extracted.text
+    assert await links_in(bob, f"{work}/out") == {"ok": "data.txt", "self": "."}
+    assert await read(bob, f"{work}/out/ok") == "data"
+
+
+async def test_extraction_as_a_transfer_job_leaves_no_link_out_and_says_so(bob_token, bob, work):
+    archive = await uploaded_archive(bob_token, work)
+    task = await finished_task(bob_token, created(call(
+        "POST", "storage/xfer-internal/extract", bob_token,
+        data={"sourcePath": archive, "targetPath": f"{work}/job-out"}), 201))
+    assert task["status"] == "200", task
+    job = await job_state(bob_token, task["data"]["jobid"])
+    assert job["state"] == "COMPLETED", job
+    assert await links_in(bob, f"{work}/job-out") == {"ok": "data.txt", "self": "."}
+    errors = await read(bob, task["data"]["job_file_err"])
+    for name in ("absolute", "climbing", "through-self"):
+        assert f"removed the symlink {name} -> " in errors, errors
+

@@ -1,7 +1,8 @@
 """The file operations SFTP cannot do, each one remote command object.
 
 Every argv is a list of words (the pool quotes each one), options come first and `--` stands before the
-paths, so neither a quote nor a leading dash in a path can change what runs. Paths reaching these objects have passed the path policy (paths.py), and each object
+paths (or the paths are a script's positional parameters), so neither a quote nor a leading dash in a path
+can change what runs. Paths reaching these objects have passed the path policy (paths.py), and each object
 declares how its tool treats them, for the check of where they lead; other values (sizes, modes, names)
 are checked here, before anything runs. Every command runs with the pool's time limit and output cap.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from importlib import resources
 
 from ..errors import (
     AlreadyExists, CommandFailed, InvalidGroup, InvalidInput, InvalidMode, InvalidOwner, IsADirectory,
@@ -32,6 +34,7 @@ _STAT_FORMAT = "%f %i %d %h %u %g %s %X %Y %Z"
 _STAT_FIELDS = ("mode", "ino", "dev", "nlink", "uid", "gid", "size", "atime", "mtime", "ctime")
 # Which extractor handles which suffix; GNU tar recognizes the compression of a .tgz/.gz/.bz2 itself.
 EXTRACTORS = {".zip": "unzip", ".tar": "tar", ".tgz": "tar", ".gz": "tar", ".bz2": "tar"}
+EXTRACT_SCRIPT = resources.files(__package__).joinpath("scripts", "extract.sh").read_text()
 _MAX_MESSAGE = 1000
 # What the tools' messages say, and the error each means; the rest is read by raise_for_stderr.
 _FAILURES = [
@@ -354,18 +357,16 @@ def extractor_for(source: str, extension: str | None) -> str:
 
 
 class Extract(FileCommand):
-    """Unpack the archive `source` into the directory `target`."""
+    """Unpack the archive `source` into the directory `target` (made if missing), leaving out the archive's
+    symlinks that are absolute or lead out of it, each named on stderr (see scripts/extract.sh)."""
 
     def __init__(self, source: str, target: str, extension: str | None):
         self.source, self.target = source, target
         self.tool = extractor_for(source, extension)
 
     def argv(self) -> list[str]:
-        if self.tool == "unzip":
-            # -o: overwrite without asking (nobody answers); -d creates the target directory.
-            return ["unzip", "-o", "-q", f"-d{self.target}", "--", self.source]
-        # Every path travels inside an option word; `--` ends the options all the same.
-        return ["tar", "--extract", f"--file={self.source}", f"--directory={self.target}", "--"]
+        # The paths are the script's positional parameters: neither bash nor a tool reads them as options.
+        return ["bash", "-c", EXTRACT_SCRIPT, "extract-archive", self.tool, self.source, self.target]
 
     def followed_paths(self) -> tuple[str, ...]:
         return (self.source, self.target)
