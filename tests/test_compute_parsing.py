@@ -12,7 +12,8 @@ from traitlets import TraitError
 
 from firecrest_hub.compute import JobRequest, JobStateCache, SlurmScheduler
 from firecrest_hub.compute.slurm_commands import (
-    CancelJob, ReadAccounting, ReadQueue, ShowNodes, ShowPartitions, ShowReservations, SubmitBatchJob,
+    SBATCH_WITH_ENV_SCRIPT, CancelJob, ReadAccounting, ReadQueue, ShowNodes, ShowPartitions, ShowReservations,
+    SubmitBatchJob,
 )
 from firecrest_hub.compute.slurm_output import parse_key_values, split_records
 from firecrest_hub.config import System
@@ -57,13 +58,21 @@ def test_hostile_name_path_and_env_values_stay_single_words():
     request = JobRequest(script_path=f"/home/alice/{HOSTILE}.sh", name=f"--wrap={HOSTILE}",
                          workdir=f"/tmp/{HOSTILE}",
                          env={"GREETING": HOSTILE, "MULTILINE": "one\ntwo\n$(three)", "DASH": "-x --y"})
-    argv = SubmitBatchJob(request).argv()
+    command = SubmitBatchJob(request)
+    argv = command.argv()
     assert argv == [
-        "env", "--", f"GREETING={HOSTILE}", "MULTILINE=one\ntwo\n$(three)", "DASH=-x --y",
-        "sbatch", "--parsable", f"--job-name=--wrap={HOSTILE}", f"--chdir=/tmp/{HOSTILE}",
-        "--", f"/home/alice/{HOSTILE}.sh",
+        "bash", "-c", SBATCH_WITH_ENV_SCRIPT, "sbatch-with-env",
+        "--parsable", f"--job-name=--wrap={HOSTILE}", f"--chdir=/tmp/{HOSTILE}", "--", f"/home/alice/{HOSTILE}.sh",
     ]
     assert words_the_shell_sees(argv) == argv
+    # The values may be secrets: they travel on stdin, where `ps` cannot show them to other users.
+    assert command.stdin() == f"3\nGREETING={HOSTILE}\0MULTILINE=one\ntwo\n$(three)\0DASH=-x --y\0"
+
+
+def test_env_values_go_ahead_of_a_script_on_stdin():
+    command = SubmitBatchJob(JobRequest(script="#!/bin/bash\nenv\n", env={"TOKEN": "s3cr3t"}))
+    assert not any("s3cr3t" in word for word in command.argv())
+    assert command.stdin() == "1\nTOKEN=s3cr3t\0#!/bin/bash\nenv\n"
 
 
 @pytest.mark.parametrize("fields", [
@@ -88,6 +97,7 @@ def test_hostile_name_path_and_env_values_stay_single_words():
     {"script": "#!/bin/sh\n", "env": {"$(id)": "x"}},
     {"script": "#!/bin/sh\n", "env": {"": "x"}},
     {"script": "#!/bin/sh\n", "env": {"OK": 5}},
+    {"script": "#!/bin/sh\n", "env": {"OK": "nul\x00inside"}},
     {"script": "#!/bin/sh\n", "env": [("A", "1")]},
 ])
 def test_bad_submission_is_refused_before_anything_runs(fields):

@@ -29,3 +29,5 @@ def test_the_wheel_holds_templates_static_files_and_the_batch_script(tmp_path):
     assert sorted(data) == sorted(expected)
     assert "spawner/batch_script.sh" in names
     assert "firecrest_hub/api/openapi.yaml" in names
+    # Scripts that run on the systems travel as package files.
+    assert {"firecrest_hub/compute/scripts/sbatch-with-env.sh", "firecrest_hub/filesystem/scripts/extract.sh"} <= set(names)

@@ -130,12 +130,12 @@ async def test_multipart_upload_with_parts_and_completion(alice_token, alice, wo
     early = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
                  headers={"X-Task-Id": task_id})
     assert early.status_code == 400 and "1 parts are missing" in early.json()["description"]
-    # A part sent short is refused at completion, and not taken by the system: it waits for the part in full.
-    short = requests.put(parts[2]["url"], data=data[parts[2]["offset"]:-1000], timeout=60)
-    assert short.status_code == 200
+    # Each part's URL carries exactly its part's bytes: the store refuses a short or a long one.
+    for wrong in (data[parts[2]["offset"]:-1000], data[parts[2]["offset"]:] + b"x"):
+        assert requests.put(parts[2]["url"], data=wrong, timeout=60).status_code == 403
     refused = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
                    headers={"X-Task-Id": task_id})
-    assert refused.status_code == 400 and "not of their planned size: 3" in refused.json()["description"]
+    assert refused.status_code == 400 and "1 parts are missing" in refused.json()["description"]
     put(parts[2])
     done = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
                 headers={"X-Task-Id": task_id})
@@ -411,13 +411,24 @@ async def staging_with(demo_config, tmp_path, system):
 
 
 async def final_state(staging: Staging, user: str, task_id: str, timeout: float) -> tuple:
+    """The status of the task once it has finished, and its data: the reason of a failure, or what its
+    owner sees of a success (with the URLs signed)."""
     deadline = time.monotonic() + timeout
     while True:
         task = await staging.tasks.store.get(user, task_id)
         if task.finished:
-            return task.status, task.data
+            return task.status, (await staging.tasks.present(task))["data"] if task.status in ("114", "117") else task.data
         assert time.monotonic() < deadline, f"task still at {task.status} after {timeout} s"
         await asyncio.sleep(0.1)
+
+
+async def upload_command(staging: Staging, task_id: str, timeout: float = 30) -> str:
+    """v1's curl command of alice's upload, once the task hands it out (111)."""
+    deadline = time.monotonic() + timeout
+    while (task := await staging.tasks.store.get("alice", task_id)).status != "111":
+        assert time.monotonic() < deadline and not task.finished, f"task at {task.status}: {task.data}"
+        await asyncio.sleep(0.05)
+    return (await staging.tasks.present(task))["data"]["msg"]["command"]
 
 
 async def test_store_down_while_an_upload_is_awaited(staging_with, work):
@@ -447,9 +458,7 @@ async def test_store_cut_during_the_transfer_to_the_system(staging_with, demo_co
     local = tmp_path / "f.bin"
     local.write_bytes(os.urandom(8 * MiB))
     task = await staging.start_upload("alice", MACHINE, str(local), f"{work}/f.bin")
-    while (current := await staging.tasks.store.get("alice", task.id)).status != "111":
-        await asyncio.sleep(0.05)
-    upload = await asyncio.create_subprocess_exec(*shlex.split(current.data["msg"]["command"]))
+    upload = await asyncio.create_subprocess_exec(*shlex.split(await upload_command(staging, task.id)))
     assert await upload.wait() == 0
     while (await staging.tasks.store.get("alice", task.id)).status != "113":
         await asyncio.sleep(0.05)
@@ -549,9 +558,7 @@ async def test_an_upload_fetched_by_a_transfer_job(staging_with, alice, work, tm
     local.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     task = await staging.start_upload("alice", MACHINE, str(local), f"{work}/job.bin", sha256=digest)
-    while (current := await staging.tasks.store.get("alice", task.id)).status != "111":
-        await asyncio.sleep(0.05)
-    upload = await asyncio.create_subprocess_exec(*shlex.split(current.data["msg"]["command"]))
+    upload = await asyncio.create_subprocess_exec(*shlex.split(await upload_command(staging, task.id)))
     assert await upload.wait() == 0
     status, data = await final_state(staging, "alice", task.id, 90)
     assert status == "114", data

@@ -72,6 +72,10 @@ def test_keys_are_per_user_and_unguessable():
     assert ObjectStore.folder(first) == folder
     assert ObjectStore.part_key(first, 7) == folder + "part-00007"
     assert ObjectStore.completion_key(first) == folder + "completed"
+    # The mark of an ended upload stands beside the folder: inside, a file could bear its name.
+    assert ObjectStore.ended_key(first) == folder.rstrip("/") + ".ended"
+    assert ObjectStore.ended_folder(ObjectStore.ended_key(first)) == folder
+    assert ObjectStore.ended_folder(folder + "x.ended") is None
 
 
 def test_object_store_settings_are_checked():
@@ -92,12 +96,18 @@ def test_staging_settings_are_checked(setting):
         _staging_with(**setting)
 
 
-async def test_sweep_deletes_only_downloads_whose_url_expired():
+async def test_sweep_deletes_expired_downloads_and_what_reached_ended_uploads():
     class Objects:
         url_lifetime = 3600
         deleted: list[str] = []
 
         async def listing(self, prefix):
+            if prefix == "upload/":
+                # An upload ended 10 minutes ago, but a client still PUT with its URL; one ended long ago
+                # (every URL of it expired); one still running; a user's own file named like a mark.
+                return [("upload/a/4.ended", 0, 600.0), ("upload/a/4/late.bin", 5, 30.0),
+                        ("upload/a/5.ended", 0, 3700.0), ("upload/a/6/running.bin", 5, 30.0),
+                        ("upload/a/7/x.ended", 5, 9000.0)]
             assert prefix == "download/"
             # A 1 GiB push may take 2 * (300 s + 1 GiB at 10 MiB/s) = 805 s before its URL is issued.
             return [("download/a/1/old", 1000, 4300.0), ("download/a/2/fresh", 1000, 100.0),
@@ -107,8 +117,8 @@ async def test_sweep_deletes_only_downloads_whose_url_expired():
             self.deleted.append(key)
 
     staging = _staging_with(objects=Objects())
-    assert await staging.sweep() == 1
-    assert staging.objects.deleted == ["download/a/1/old"]
+    assert await staging.sweep() == 2
+    assert staging.objects.deleted == ["download/a/1/old", "upload/a/4/late.bin", "upload/a/5.ended"]
 
 
 def _staging_with(objects=None, **settings):
@@ -120,6 +130,9 @@ def _staging_with(objects=None, **settings):
 
     class FakeTasks:
         runner = Runner()
+
+        def on_present(self, kind, view):
+            pass
 
     return Staging(objects, None, FakeTasks(), **settings)
 

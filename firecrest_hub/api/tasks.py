@@ -34,7 +34,8 @@ class TasksHandler(TaskAPIHandler):
     async def get(self):
         """The caller's tasks, or those of them named in `?tasks=id1,id2` (other ids are left out, as in v1)."""
         tasks = await self.store.tasks_of(self.username, self._requested_ids())
-        self.write_json({"tasks": {task.id: task.to_json() for task in tasks}})
+        present = self.service.tasks.present
+        self.write_json({"tasks": {task.id: await present(task) for task in tasks}})
 
     def _requested_ids(self) -> list[str] | None:
         value = self.get_query_argument("tasks", None)
@@ -55,7 +56,7 @@ class TaskHandler(TaskAPIHandler):
         task = await self.store.get(self.username, task_id) if _TASK_ID.fullmatch(task_id) else None
         if task is None:
             raise APIError(404, f"Task {task_id} does not exist", error="Task does not exist")
-        self.write_json({"task": task.to_json()})
+        self.write_json({"task": await self.service.tasks.present(task)})
 
 
 class TaskEventsHandler(TaskAPIHandler):

@@ -71,8 +71,8 @@ class JobRequest:
             raise InvalidInput("the job environment must be a mapping of names to values")
         for name, value in self.env.items():
             check_env_name(name)
-            if not isinstance(value, str):
-                raise InvalidInput(f"environment variable {name!r} must have a text value")
+            if not isinstance(value, str) or "\0" in value:
+                raise InvalidInput(f"environment variable {name!r} must have a text value without NUL characters")
         # Our own copy: a caller changing its dict later must not change what was validated.
         object.__setattr__(self, "env", dict(self.env))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from importlib import resources
 
 from ..errors import CommandFailed, InvalidInput, NotFound, PermissionDenied, SubmissionRejected, UnknownJob
 from ..remote import CommandResult, RemoteCommand
@@ -20,6 +21,7 @@ from .slurm_output import (
 )
 from .validation import check_job_id, check_node_list, check_time_spec
 
+SBATCH_WITH_ENV_SCRIPT = resources.files(__package__).joinpath("scripts", "sbatch-with-env.sh").read_text()
 _JOB_ID_OUTPUT = re.compile(r"^([0-9]+)(;.*)?$")
 
 
@@ -31,8 +33,9 @@ class SlurmCommand(RemoteCommand):
 class SubmitBatchJob(SlurmCommand):
     """`sbatch --parsable`: the script on stdin, or the path of a script on the system after `--`.
 
-    Environment variables are set by `env NAME=VALUE ... sbatch`, each assignment one argv word, and
-    sbatch's default `--export=ALL` hands them to the job.
+    Environment variables may be secrets, and an argv is readable by every user of the login node: they
+    travel on stdin, ahead of the script, to scripts/sbatch-with-env.sh, which exports them to sbatch's
+    own environment (readable by its owner only), and sbatch's default `--export=ALL` hands them on.
     """
 
     def __init__(self, request: JobRequest, **kwargs):
@@ -41,8 +44,8 @@ class SubmitBatchJob(SlurmCommand):
 
     def argv(self) -> list[str]:
         request = self.request
-        argv = ["env", "--", *(f"{name}={value}" for name, value in request.env.items())] if request.env else []
-        argv += ["sbatch", "--parsable"]
+        argv = ["bash", "-c", SBATCH_WITH_ENV_SCRIPT, "sbatch-with-env"] if request.env else ["sbatch"]
+        argv += ["--parsable"]
         options = (("--job-name", request.name), ("--account", request.account),
                    ("--partition", request.partition), ("--chdir", request.workdir),
                    ("--time", request.time_limit), ("--nodes", request.nodes),
@@ -53,7 +56,11 @@ class SubmitBatchJob(SlurmCommand):
         return argv
 
     def stdin(self) -> str | None:
-        return self.request.script
+        request = self.request
+        if not request.env:
+            return request.script
+        variables = "".join(f"{name}={value}\0" for name, value in request.env.items())
+        return f"{len(request.env)}\n{variables}{request.script or ''}"
 
     def parse(self, result: CommandResult) -> str:
         if not result.ok:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import posixpath
 import time
 
@@ -86,9 +87,9 @@ class JobTasks(Configurable):
 
     # ---- starting ----------------------------------------------------------------------------------
 
-    async def start(self, user: str, system: System, kind: str, params: dict) -> Task:
-        return await self.tasks.runner.start(user, SERVICE, system.name, self._work[kind], kind=kind,
-                                                     params=params)
+    async def start(self, user: str, system: System, kind: str, params: dict, work=None) -> Task:
+        return await self.tasks.runner.start(user, SERVICE, system.name, work or self._work[kind], kind=kind,
+                                             params=params)
 
     async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest) -> Task:
         """Submit `request.script` from a file of its own on the system (v1's upload)."""
@@ -98,15 +99,21 @@ class JobTasks(Configurable):
         return await self.submit_path(user, session, staged)
 
     async def submit_path(self, user: str, session: RemoteSession, request: JobRequest) -> Task:
-        """Submit the script at `request.script_path`, which must be on the system already."""
-        params = {name: value for name, value in dataclasses.asdict(request).items() if value not in (None, {})}
-        return await self.start(user, session.system, "submit", {"request": params})
+        """Submit the script at `request.script_path`, which must be on the system already.
+
+        The environment's values may be secrets: the task's work holds them, the task store only their
+        names, so a copy of the store gives nobody a value."""
+        params = {name: value for name, value in dataclasses.asdict(request).items()
+                  if value not in (None, {}) and name != "env"}
+        work = functools.partial(self._submit, env=request.env)
+        return await self.start(user, session.system, "submit", {"request": params, "env_names": sorted(request.env)},
+                                work=work)
 
     # ---- submissions ---------------------------------------------------------------------------------
 
-    async def _submit(self, handle: TaskHandle) -> dict:
+    async def _submit(self, handle: TaskHandle, env: dict[str, str] | None = None) -> dict:
         session = await self._session(handle)
-        request = JobRequest(**handle.params["request"])
+        request = JobRequest(**handle.params["request"], env=env or {})
         # Written before sbatch runs: a resumed task that finds it knows sbatch may have submitted a job.
         await handle.remember(sbatch_started_at=time.time())
         submitted_at = time.monotonic()
@@ -115,6 +122,11 @@ class JobTasks(Configurable):
 
     async def _resume_submit(self, handle: TaskHandle) -> dict:
         started_at = handle.params.get("sbatch_started_at")
+        if started_at is None and handle.params.get("env_names"):
+            raise SubmissionRejected(
+                "the service restarted before this job was submitted, and its environment variables "
+                f"({', '.join(handle.params['env_names'])}) are not kept where the service could resume them: "
+                "the job was not submitted; submit it again")
         if started_at is None:
             return await self._submit(handle)  # sbatch never ran
         session = await self._session(handle)

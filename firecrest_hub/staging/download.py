@@ -1,7 +1,8 @@
 """The work of a download task (system -> object store -> client), statuses 116 -> 117, or 118 with the
 reason: the system pushes the file as the user (large files in parts, several streams side by side), the
-service checks the object's size, and 117 carries `data.url`, a presigned GET. The object stays until
-`invalidate`, the sweep after its URL expired, or the bucket's lifecycle rule.
+service checks the object's size, and 117 carries `data.url`, a presigned GET signed whenever the owner
+reads the task (`present`, never stored), valid until ObjectStore.url_lifetime seconds after the push.
+The object stays until `invalidate`, the sweep after its URL expired, or the bucket's lifecycle rule.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import posixpath
+import time
 from typing import TYPE_CHECKING
 
 from ..errors import FirecrestError
 from ..remote import RemoteSession
-from ..tasks import TaskHandle, codes
+from ..tasks import Task, TaskHandle, codes
 from .commands import PushFile, PushParts, StagingFailed
 from .objectstore import plan_parts
 
@@ -39,21 +41,37 @@ class Downloads:
             if size > staging.objects.multipart_threshold:
                 await self._push_parts(handle, session, data, budget)
             else:
-                url = await staging.objects.put_url(key, lifetime=budget)
+                url = await staging.objects.put_url(key, lifetime=budget, size=size)
                 push = PushFile(url, source, staging.limits, timeout=budget)
                 await staging.run_on_system(handle, session, [push], size, _no_progress)
             staged = await staging.objects.size(key)
             if staged != size:
                 raise StagingFailed(f"the staged object has {staged} bytes, but {source} had {size} when the "
                                     "download began; was the file changed meanwhile?")
-            url = await staging.objects.get_url(key, public=True, filename=posixpath.basename(source))
         except asyncio.CancelledError:
             raise  # stopped: a resume pushes again (or waits for the push job)
         except BaseException:
             await staging.discard_quietly(handle)
             raise
-        return {**data, "msg": codes.DESCRIPTIONS[codes.DOWNLOAD_FINISHED], "bytes_done": size, "url": url,
-                "size": size, "expires_in": staging.objects.url_lifetime}
+        return {**data, "msg": codes.DESCRIPTIONS[codes.DOWNLOAD_FINISHED], "bytes_done": size, "size": size,
+                "url_expires_at": time.time() + staging.objects.url_lifetime}
+
+    async def present(self, task: Task, body: dict) -> dict:
+        """At 117, `data.url` (a presigned GET signed now, expiring when the download's URL does) and
+        `expires_in`; past that moment the data says the link has expired."""
+        if task.status != codes.DOWNLOAD_FINISHED or not isinstance(task.data, dict):
+            return body
+        data = dict(body["data"])
+        remaining = data.pop("url_expires_at", 0) - time.time()
+        if remaining <= 0:
+            return {**body, "data": {**data, "msg": "the download link has expired; download the file again",
+                                     "expires_in": 0}}
+        try:
+            url = await self.staging.objects.get_url(task.params["key"], public=True, lifetime=remaining,
+                                                     filename=posixpath.basename(task.params["source"]))
+        except FirecrestError:
+            return {**body, "data": data}
+        return {**body, "data": {**data, "url": url, "expires_in": int(remaining)}}
 
     async def _push_parts(self, handle: TaskHandle, session: RemoteSession, data: dict, budget: float) -> None:
         staging, params = self.staging, handle.params
@@ -65,7 +83,7 @@ class Downloads:
         plan = plan_parts(size, staging.part_size_for(size))
         streams: list[list[tuple[int, int, int, str]]] = [[] for _ in range(min(staging.parallel_streams, len(plan)))]
         for index, part in enumerate(plan):
-            url = await staging.objects.part_url(key, upload_id, part.number, lifetime=budget)
+            url = await staging.objects.part_url(key, upload_id, part.number, lifetime=budget, size=part.size)
             streams[index % len(streams)].append((part.number, part.offset, part.size, url))
         commands = [PushParts(params["source"], stream, staging.limits, timeout=budget) for stream in streams]
 

@@ -12,6 +12,10 @@ parts while the client still uploads the rest, and marks its completion with an 
 
     upload/{user}/{token}/part-00001 ...  upload/{user}/{token}/completed
 
+An upload that has ended leaves the empty mark `upload/{user}/{token}.ended` beside its folder until every
+URL of it has expired: what a client still sends with such a URL is swept (S3 cannot revoke a presigned
+URL).
+
 One bucket holds every user's objects under their own prefix (a bucket per user would run into the
 bucket limits of real stores, e.g. AWS's per-account quota). A lifecycle rule on the bucket expires
 objects and abandoned multipart uploads after `expiry_days`, whatever happens to the service; the
@@ -54,6 +58,7 @@ MIN_PART_SIZE = 5 * MiB
 MAX_OBJECT_SIZE = 5 * 1024 * GiB
 MAX_URL_LIFETIME = 7 * 24 * 3600
 
+ENDED_SUFFIX = ".ended"
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _GONE_UPLOAD = {"NoSuchUpload"}
@@ -249,12 +254,27 @@ class ObjectStore(Configurable):
     def completion_key(cls, key: str) -> str:
         return f"{cls.folder(key)}completed"
 
+    @classmethod
+    def ended_key(cls, key: str) -> str:
+        """The mark of an ended transfer, beside its folder (inside, it could be a file's own name)."""
+        return cls.folder(key).rstrip("/") + ENDED_SUFFIX
+
+    @staticmethod
+    def ended_folder(mark: str) -> str | None:
+        """The folder a mark of `ended_key` stands for; None for any other key."""
+        if mark.count("/") != 2 or not mark.endswith(ENDED_SUFFIX):
+            return None
+        return mark.removesuffix(ENDED_SUFFIX) + "/"
+
     def lifetime(self, seconds: float | None = None) -> int:
         """A URL lifetime: `seconds` (default url_lifetime), within S3's limits."""
-        return int(min(max(seconds or self.url_lifetime, 60), MAX_URL_LIFETIME))
+        return int(min(max(seconds or self.url_lifetime, 1), MAX_URL_LIFETIME))
 
-    async def put_url(self, key: str, *, lifetime: float | None = None, public: bool = False) -> str:
-        return await self._presign("put_object", {"Key": key}, lifetime, public)
+    async def put_url(self, key: str, *, lifetime: float | None = None, public: bool = False,
+                      size: int | None = None) -> str:
+        """A presigned PUT; with `size`, its Content-Length is part of the signature, so the URL carries
+        exactly that many bytes and nothing else."""
+        return await self._presign("put_object", {"Key": key, **_length(size)}, lifetime, public)
 
     async def get_url(self, key: str, *, lifetime: float | None = None, public: bool = False,
                       filename: str | None = None) -> str:
@@ -264,8 +284,8 @@ class ObjectStore(Configurable):
         return await self._presign("get_object", params, lifetime, public)
 
     async def part_url(self, key: str, upload_id: str, number: int, *, lifetime: float | None = None,
-                       public: bool = False) -> str:
-        params = {"Key": key, "UploadId": upload_id, "PartNumber": number}
+                       public: bool = False, size: int | None = None) -> str:
+        params = {"Key": key, "UploadId": upload_id, "PartNumber": number, **_length(size)}
         return await self._presign("upload_part", params, lifetime, public)
 
     async def _presign(self, operation: str, params: dict, lifetime: float | None, public: bool) -> str:
@@ -420,6 +440,10 @@ class ObjectStore(Configurable):
 
     def _unavailable(self, error: ClientError) -> ObjectStoreUnavailable:
         return ObjectStoreUnavailable(f"the object store refused a request: {_code(error)}: {_message(error)}")
+
+
+def _length(size: int | None) -> dict:
+    return {} if size is None else {"ContentLength": size}
 
 
 def _code(error: ClientError) -> str:

@@ -3,7 +3,9 @@ or 115 with the reason.
 
     110  the task has its key
     111  `data.msg` holds what the client needs: v1's `command` and `parameters` (one presigned PUT), or
-         `multipart` (part URLs from GET upload/parts, then POST upload/complete)
+         `multipart` (part URLs from GET upload/parts, then POST upload/complete). The PUT URL is signed
+         when the owner reads the task (`present`), never stored; its Content-Length is signed in when
+         the client announced the size
     112  the object has arrived (looked for with HEAD soon and often, backing off as the wait grows), or
          the client completed its upload in parts
     113  the system fetches the object as the user (over SSH, or as a Slurm job for big files; large
@@ -30,7 +32,7 @@ import asyncssh
 from ..errors import FirecrestError
 from ..filesystem.sftp_ops import guarded
 from ..remote import RemoteSession
-from ..tasks import TaskHandle, TaskTakenOver, codes
+from ..tasks import Task, TaskHandle, TaskTakenOver, codes
 from .commands import AllocatedBytes, FetchObject, FetchPieces, Sha256, StagingFailed
 from .objectstore import MAX_SINGLE_PUT, ObjectStore, ObjectStoreUnavailable, plan_parts
 
@@ -80,15 +82,27 @@ class Uploads:
             msg = {"multipart": {"part_size": plan[0].size, "part_count": len(plan), "method": "PUT",
                                  "parts": PARTS_PATH, "complete": COMPLETE_PATH}}
         else:
-            url = await self.staging.objects.put_url(params["key"], public=True)
-            msg = {
-                "command": shlex.join(["curl", "--fail", "--silent", "--show-error", "--upload-file",
-                                       params["source"], url]),
-                "parameters": {"method": "PUT", "url": url, "data": {}, "files": params["source"], "json": {},
-                               "params": {}, "headers": {}},
-            }
+            # The URL and the command that carries it are added by `present`, for the owner's eyes only.
+            msg = {"parameters": {"method": "PUT", "data": {}, "files": params["source"], "json": {}, "params": {},
+                                  "headers": {}}}
         await handle.progress(codes.UPLOAD_URL_RECEIVED, self._data(
             handle, codes.UPLOAD_URL_RECEIVED, msg, bytes_done=0, bytes_total=size))
+
+    async def present(self, task: Task, body: dict) -> dict:
+        """While the upload awaits the client's file (111), `data.msg` carries v1's PUT URL and the curl
+        command, signed now and living no longer than the service waits for the file."""
+        params = task.params
+        if task.finished or task.status != codes.UPLOAD_URL_RECEIVED or params["multipart"]:
+            return body
+        try:
+            url = await self.staging.objects.put_url(params["key"], public=True, size=params["size"],
+                                                     lifetime=self.staging.client_url_lifetime(task))
+        except FirecrestError:
+            return body  # staging was switched off meanwhile: the task fails on its own
+        msg = body["data"]["msg"]
+        command = ["curl", "--fail", "--silent", "--show-error", "--upload-file", params["source"], url]
+        msg = {"command": shlex.join(command), "parameters": {**msg["parameters"], "url": url}}
+        return {**body, "data": {**body["data"], "msg": msg}}
 
     async def _confirmed(self, handle: TaskHandle, size: int) -> dict:
         """Record 112 and 113; the data of 113, for progress updates."""

@@ -1,6 +1,7 @@
 """External transfers (v1's storage/xfer-external): `Staging` starts upload and download tasks for the
-handlers, serves the multipart extension and invalidation, sweeps expired downloads, and runs the
-cluster side of a transfer as the user. The work of each task kind is in upload.py and download.py.
+handlers, serves the multipart extension and invalidation, sweeps what the URLs of ended transfers may
+still put in the store, and runs the cluster side of a transfer as the user. The work of each task kind,
+and how its tasks look to their owner (the URLs, signed when read), is in upload.py and download.py.
 
 Task data carries `bytes_done` and `bytes_total` where they are known. The bytes never pass through the
 service. Each kind's work reads everything from the task's params, so it is also its resume handler: a
@@ -21,6 +22,7 @@ from ..access import Access
 from ..errors import FirecrestError, InvalidInput
 from ..remote import RemoteCommand, RemoteSession
 from ..tasks import Task, TaskHandle, Tasks, codes
+from ..tasks.model import utcnow
 from .cluster import TransferJob, run_over_ssh
 from .commands import CurlLimits
 from .download import Downloads
@@ -85,9 +87,10 @@ class Staging(Configurable):
     ).tag(config=True)
 
     sweep_interval = Float(
-        600,
-        help="""Seconds between sweeps that delete staged downloads whose URL has expired (sooner than the
-        bucket's lifecycle rule, which counts in days). 0 turns sweeping off.""",
+        60,
+        help="""Seconds between sweeps that delete staged downloads whose URL has expired, and whatever a
+        client still PUTs with the URL of an upload that has ended (S3 cannot revoke a presigned URL).
+        Sooner than the bucket's lifecycle rule, which counts in days. 0 turns sweeping off.""",
     ).tag(config=True)
 
     @validate("parallel_streams")
@@ -123,6 +126,8 @@ class Staging(Configurable):
         self.uploads, self.downloads = Uploads(self), Downloads(self)
         tasks.runner.on_resume(UPLOAD, self.uploads.run)
         tasks.runner.on_resume(DOWNLOAD, self.downloads.run)
+        tasks.on_present(UPLOAD, self.uploads.present)
+        tasks.on_present(DOWNLOAD, self.downloads.present)
 
     # -- sweeping expired downloads ----------------------------------------------------------------
 
@@ -146,16 +151,23 @@ class Staging(Configurable):
                 log.warning("sweeping expired downloads failed: %s", error.description)
 
     async def sweep(self) -> int:
-        """Delete staged downloads whose URL has certainly expired: older than the longest push of their
-        size (a multipart object is as old as its upload's start) plus the URL's lifetime. Replicas may
-        sweep at the same time: deleting twice is harmless."""
+        """Delete staged downloads whose URL has certainly expired (older than the longest push of their
+        size, a multipart object being as old as its upload's start, plus the URL's lifetime), and in the
+        folder of every ended upload what arrived after its end; an ended upload's mark goes once every URL
+        of it has expired. Replicas may sweep at the same time: deleting twice is harmless."""
         expired = [key for key, size, age in await self.objects.listing("download/")
                    if age > 2 * self.transfer_time(size) + self.objects.url_lifetime + 60]
-        for key in expired:
+        uploads = await self.objects.listing("upload/")
+        marks = {key: age for key, _, age in uploads if ObjectStore.ended_folder(key)}
+        ended = {ObjectStore.ended_folder(mark) for mark in marks}
+        late = [key for key, _, _ in uploads if key not in marks and ObjectStore.folder(key) in ended]
+        spent = [mark for mark, age in marks.items() if age > self.objects.url_lifetime + 60]
+        for key in expired + late + spent:
             await self.objects.delete(key)
-        if expired:
-            log.info("deleted %d staged downloads whose URLs had expired", len(expired))
-        return len(expired)
+        if expired or late:
+            log.info("deleted %d staged downloads whose URLs had expired and %d objects of ended uploads",
+                     len(expired), len(late))
+        return len(expired) + len(late)
 
     def part_size_for(self, size: int) -> int:
         """Parts of at least ObjectStore.part_size, larger for big files, so that each stream moves about
@@ -200,15 +212,24 @@ class Staging(Configurable):
 
     # -- the multipart extension and invalidation (handlers, with the caller's own task) -------------
 
+    def client_url_lifetime(self, task: Task) -> float:
+        """How long a URL for the client's data, signed now, may live: ObjectStore.url_lifetime, but not
+        past the moment the service stops waiting for that data."""
+        waits = self.objects.url_lifetime + self.transfer_time(task.params["size"] or MAX_SINGLE_PUT)
+        remaining = waits - (utcnow() - task.created_at).total_seconds()
+        return max(1.0, min(self.objects.url_lifetime, remaining))
+
     async def part_urls(self, task: Task, first: int, count: int) -> dict:
-        """Presigned URLs for parts `first` .. `first + count - 1` of an upload in parts awaiting its data."""
+        """Presigned URLs for parts `first` .. `first + count - 1` of an upload in parts awaiting its data,
+        each for exactly its part's bytes."""
         self._awaiting_parts(task)
         plan = plan_parts(task.params["size"], task.params["part_size"])
         if not 1 <= first <= len(plan):
             raise InvalidInput(f"first must be a part number from 1 to {len(plan)}")
-        key = task.params["key"]
+        key, lifetime = task.params["key"], self.client_url_lifetime(task)
         parts = [{"part_number": part.number, "offset": part.offset, "size": part.size,
-                  "url": await self.objects.put_url(ObjectStore.part_key(key, part.number), public=True)}
+                  "url": await self.objects.put_url(ObjectStore.part_key(key, part.number), public=True,
+                                                    lifetime=lifetime, size=part.size)}
                  for part in plan[first - 1:first - 1 + count]]
         return {"part_count": len(plan), "part_size": plan[0].size, "method": "PUT", "parts": parts}
 
@@ -249,11 +270,15 @@ class Staging(Configurable):
         await self._discard(task.params)
 
     async def _discard(self, params: dict) -> None:
+        key = params["key"]
+        if key.startswith("upload/"):
+            # The client may still hold a URL of it: the mark tells the sweeper to delete what comes late.
+            await self.objects.mark(ObjectStore.ended_key(key))
         if params.get("multipart"):  # an upload in parts: the parts and the completion mark
-            return await self.objects.delete_all(ObjectStore.folder(params["key"]))
+            return await self.objects.delete_all(ObjectStore.folder(key))
         if params.get("upload_id"):  # a download pushed in parts
-            await self.objects.abort_multipart(params["key"], params["upload_id"])
-        await self.objects.delete(params["key"])
+            await self.objects.abort_multipart(key, params["upload_id"])
+        await self.objects.delete(key)
 
     async def discard_quietly(self, handle: TaskHandle) -> None:
         try:

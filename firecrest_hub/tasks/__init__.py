@@ -2,9 +2,14 @@
 
 The service holds one `Tasks` as `service.tasks`; layers use `service.tasks.runner` to start tasks and
 register resume handlers (see runner.py) and `service.tasks.events` to publish events (see events.py).
+A kind whose tasks hand out credentials (staging's presigned URLs) registers a view with `on_present`:
+the credential is made when the owner reads the task (`present`, for the API and the event streams),
+from what the store holds (an object key), so the store never holds one.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from traitlets.config import Configurable
 
@@ -18,13 +23,27 @@ __all__ = ["EventHub", "Task", "TaskHandle", "TaskRunner", "TaskStore", "TaskSto
            "Tasks", "TooManyStreams", "codes"]
 
 
+View = Callable[[Task, dict], Awaitable[dict]]
+
+
 class Tasks:
     """The store, the event hub and the runner of one service process, opened and closed together."""
 
     def __init__(self, parent: Configurable, url_prefix: str):
         self.store = TaskStore(url_prefix, parent=parent)
-        self.events = EventHub(self.store, parent=parent)
+        self.events = EventHub(self.store, present=self.present, parent=parent)
         self.runner = TaskRunner(self.store, self.events, parent=parent)
+        self._views: dict[str, View] = {}
+
+    def on_present(self, kind: str, view: View) -> None:
+        """Register how tasks of `kind` look to their owner: `view(task, v1 object) -> v1 object`."""
+        self._views[kind] = view
+
+    async def present(self, task: Task) -> dict:
+        """v1's task object as its owner sees it now."""
+        body = task.to_json()
+        view = self._views.get(task.kind)
+        return await view(task, body) if view else body
 
     async def open(self) -> None:
         await self.store.open()

@@ -4,7 +4,8 @@ Publishing (from the event loop; never blocks, never fails the publisher):
 
     service.tasks.events.publish(user, "job", {"jobid": "42", "state": "RUNNING"})
 
-Every task write of the runner is published as the event `task` with v1's task object as payload.
+Every task write of the runner is published as the event `task` with v1's task object as payload, as its
+owner sees it at the moment it is sent (`present`: presigned URLs are signed then, never stored).
 
 Subscribing: `events.stream(user, since)` is what `GET /tasks/events` sends. It starts from the store, the
 source of truth: the user's tasks changed since `since` (a reconnecting client's `Last-Event-ID`), or else
@@ -21,9 +22,11 @@ behind is dropped; its client reconnects with `Last-Event-ID` and catches up fro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,9 +49,17 @@ class TooManyStreams(FirecrestError):
     """The user already has as many open event streams as allowed."""
 
 
+Presenter = Callable[[Task], Awaitable[dict]]
+
+
+async def as_stored(task: Task) -> dict:
+    return task.to_json()
+
+
 @dataclass(frozen=True)
 class Event:
     name: str
+    # A task event carries the Task until a stream presents it to its subscriber.
     payload: Any
     id: str
     # Set for task events: which task, and which of its writes.
@@ -57,7 +68,7 @@ class Event:
 
     @classmethod
     def of_task(cls, task: Task) -> "Event":
-        return cls("task", task.to_json(), task.event_id, task.id, task.revision)
+        return cls("task", task, task.event_id, task.id, task.revision)
 
     def sse(self) -> str:
         """The event as a Server-Sent Events message (JSON never contains a raw newline)."""
@@ -133,9 +144,11 @@ class EventHub(Configurable):
             raise TraitError("EventHub.store_poll_interval must be 0 (off) or positive")
         return proposal["value"]
 
-    def __init__(self, store: TaskStore, **kwargs):
+    def __init__(self, store: TaskStore, present: Presenter = as_stored, **kwargs):
+        """`present` makes a task event's payload for its owner, when a stream sends it."""
         super().__init__(**kwargs)
         self.store = store
+        self.present = present
         self._subscriptions: dict[str, set[_Subscription]] = defaultdict(set)
 
     def publish(self, user: str, event_name: str, payload: Any, event_id: str | None = None) -> None:
@@ -205,6 +218,11 @@ class EventStream:
         self._sent[event.task_id] = event.revision
         return True
 
+    async def _presented(self, event: Event) -> Event:
+        if event.task_id is None:
+            return event
+        return dataclasses.replace(event, payload=await self.hub.present(event.payload))
+
     async def _generate(self):
         hub, store, loop = self.hub, self.hub.store, asyncio.get_running_loop()
         try:
@@ -214,7 +232,7 @@ class EventStream:
             for task in initial:
                 event = Event.of_task(task)
                 if self._fresh(event):
-                    yield event
+                    yield await self._presented(event)
             now = loop.time()
             ends = now + hub.max_stream_duration
             next_heartbeat = now + hub.heartbeat_interval
@@ -224,7 +242,7 @@ class EventStream:
                 now = loop.time()
                 if event is not None and self._fresh(event):
                     next_heartbeat = now + hub.heartbeat_interval
-                    yield event
+                    yield await self._presented(event)
                 if now >= next_poll:
                     next_poll = now + hub.store_poll_interval
                     since, polled_at = polled_at - _POLL_OVERLAP, utcnow()
@@ -232,7 +250,7 @@ class EventStream:
                         event = Event.of_task(task)
                         if self._fresh(event):
                             next_heartbeat = now + hub.heartbeat_interval
-                            yield event
+                            yield await self._presented(event)
                 if now >= next_heartbeat:
                     next_heartbeat = now + hub.heartbeat_interval
                     yield None
