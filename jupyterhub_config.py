@@ -36,7 +36,7 @@ c.ConnectionPool.max_channels = 64  # the dev sshd allows MaxSessions 100
 c.JobStateCache.interval = 2  # one squeue for everyone every 2 s: fresh job states, light load
 
 # --- asynchronous tasks: SQLite for one service process; a PostgreSQL URL for several replicas ----
-c.TaskStore.db_url = f"sqlite:///{demo / 'firecrest-tasks.sqlite'}"
+c.TaskStore.db_url = f"sqlite:///{demo / 'service' / 'tasks.sqlite'}"
 
 # --- staging through S3: the dev cluster's SeaweedFS, its credentials written by devcluster/cluster.sh ---
 # A real deployment sets ObjectStore.endpoint_url, access_key and secret_key (or $AWS_ACCESS_KEY_ID and

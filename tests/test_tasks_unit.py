@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 
 from firecrest_hub.errors import InvalidInput
 from firecrest_hub.tasks import EventHub, TaskRunner, TaskStore, TaskStoreUnavailable, TooManyStreams, codes
+from firecrest_hub.tasks.store import TaskStoreNotPrivate
 from firecrest_hub.tasks.events import Event
 from firecrest_hub.tasks.model import Base, event_id_at, moment_of_event_id, utcnow
 from firecrest_hub.tasks.runner import RESTART_REASON
@@ -536,3 +537,32 @@ async def test_database_work_never_stalls_the_event_loop(store):
     # Database work on the loop would stop the ticker for about the whole run; a busy machine may still
     # hold up one tick now and then.
     assert max(gaps) < max(0.25, elapsed / 2)
+
+
+# ---- a SQLite task database is the service's alone ------------------------------------------------------------
+
+async def test_a_new_sqlite_database_is_created_private(tmp_path):
+    path = tmp_path / "state" / "tasks.sqlite"
+    store = TaskStore(db_url=f"sqlite:///{path}")
+    await store.open()
+    try:
+        await store.create(user="alice", service="storage", system="cluster", kind="k", params={},
+                           deadline=utcnow() + FAR, runner="r", lease_until=utcnow() + FAR)
+        assert path.parent.stat().st_mode & 0o777 == 0o700
+        written = [p for p in path.parent.iterdir()]
+        assert {p.name for p in written} >= {"tasks.sqlite", "tasks.sqlite-wal"}
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in written), [(p, oct(p.stat().st_mode)) for p in written]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(("what", "mode"), [("directory", 0o755), ("directory", 0o710), ("file", 0o644),
+                                            ("file", 0o640)])
+def test_a_sqlite_database_others_can_reach_stops_the_service(tmp_path, what, mode):
+    directory = tmp_path / "state"
+    directory.mkdir(mode=0o700)
+    path = directory / "tasks.sqlite"
+    path.touch(mode=0o600)
+    (directory if what == "directory" else path).chmod(mode)
+    with pytest.raises(TaskStoreNotPrivate, match=f"{what} .* has mode {mode:04o}"):
+        TaskStore(db_url=f"sqlite:///{path}")

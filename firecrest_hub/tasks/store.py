@@ -7,6 +7,11 @@ a task another replica runs.
 Every call runs on a small pool of threads of its own with a synchronous SQLAlchemy engine, so the event
 loop never waits for the database. Every read a user can cause filters by owner: a task of someone else
 reads exactly like a task that does not exist.
+
+A SQLite database is the service's alone: its directory is created 0700 and its file 0600 (SQLite gives
+its -wal and -shm files the mode of the database), and the service refuses to start when either is owned
+by someone else or open to others, as it does for the CA key. Even so the store holds no working
+credential (no presigned URL, no job environment value): a copy of the whole database gives nobody one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import functools
 import logging
 import os
 import secrets
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +46,10 @@ class TaskStoreUnavailable(DependencyUnavailable):
     """The task database does not answer; the API reports it as 503."""
 
 
+class TaskStoreNotPrivate(TraitError):
+    """A SQLite task database (or its directory) that other accounts can reach: the service does not start."""
+
+
 def new_task_id() -> str:
     """128 random bits: ids cannot be guessed or enumerated."""
     return secrets.token_hex(16)
@@ -49,10 +59,12 @@ class TaskStore(Configurable):
     """Reads and writes tasks; all methods are coroutines that run their SQL in the store's threads."""
 
     db_url = Unicode(
-        "sqlite:///firecrest-tasks.sqlite",
-        help="""SQLAlchemy URL of the task database. The default is a SQLite file in the service's working
-        directory; replicas of the service must share one PostgreSQL database instead
-        (e.g. `postgresql://firecrest:secret@db.example.org/firecrest`). The table is created if missing.""",
+        "sqlite:///firecrest-state/tasks.sqlite",
+        help="""SQLAlchemy URL of the task database. The default is a SQLite file in a directory of its own
+        below the service's working directory, created private (0700); a SQLite file or directory that
+        others can reach stops the service. Replicas of the service must share one PostgreSQL database
+        instead (e.g. `postgresql://firecrest:secret@db.example.org/firecrest`). The table is created if
+        missing.""",
     ).tag(config=True)
 
     threads = Integer(
@@ -89,6 +101,10 @@ class TaskStore(Configurable):
         """`url_prefix` is the API's path (e.g. /services/firecrest/api/v1); task URLs hang below it."""
         super().__init__(**kwargs)
         self.url_prefix = url_prefix.rstrip("/")
+        # Checked at construction, like the CA key: a database others can read stops the service at its start.
+        self._sqlite_file = _sqlite_file(self.db_url)
+        if self._sqlite_file:
+            prepare_private_database(self._sqlite_file, create=False)
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -97,6 +113,8 @@ class TaskStore(Configurable):
 
     async def open(self) -> None:
         """Connect and create the table if it is missing."""
+        if self._sqlite_file:
+            prepare_private_database(self._sqlite_file, create=True)
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="task-store")
         self._engine = _engine(self.db_url, self.threads)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
@@ -252,12 +270,43 @@ class TaskStore(Configurable):
             raise TaskStoreUnavailable("the task database does not answer right now; try again shortly") from None
 
 
+def prepare_private_database(database: str, *, create: bool) -> None:
+    """Refuse a SQLite file or directory that is not private to the service; with `create`, make the
+    missing ones private (0700, 0600) first."""
+    path = os.path.abspath(database)
+    directory = os.path.dirname(path)
+    if create and not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700)
+    if os.path.isdir(directory):
+        _require_private(directory)
+    if create:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for existing in (path, path + "-wal", path + "-shm", path + "-journal"):
+        if os.path.exists(existing):
+            _require_private(existing)
+
+
+def _require_private(path: str) -> None:
+    info = os.stat(path)
+    if info.st_uid != os.geteuid():
+        raise TaskStoreNotPrivate(f"{path} belongs to uid {info.st_uid}, not to the service (uid {os.geteuid()})")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        kind, fix = ("directory", "0700") if stat.S_ISDIR(info.st_mode) else ("file", "0600")
+        raise TaskStoreNotPrivate(f"the task database {kind} {path} has mode {stat.S_IMODE(info.st_mode):04o}: "
+                                  f"other accounts could read its tasks; make it {fix}")
+
+
+def _sqlite_file(url: str) -> str | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return parsed.database
+    return None
+
+
 def _engine(url: str, connections: int) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_size=connections, max_overflow=0, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
