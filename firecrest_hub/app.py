@@ -20,6 +20,7 @@ from traitlets.config import Application
 from . import __version__, api
 from .access import Access
 from .jobs import JobEventPublisher, JobTasks
+from .logs import keep_credentials_out_of_debug_logs, log_request
 from .staging import ObjectStore, Staging
 from .status import StatusProbes
 from .tasks import Tasks
@@ -114,7 +115,9 @@ class FirecrestService(Application):
         self.job_events.start()
         self.staging.start()
         url = urlparse(self.bind_url)
+            log_function=log_request,
         self.web_app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+        keep_credentials_out_of_debug_logs()
         self.log.info("firecrest-hub %s listening on %s%s", __version__, self.bind_url, self.base_url)
         # The hub stops a managed service with SIGTERM: shut down cleanly, so leases on running
         # tasks are released and the next process takes them over at once.

@@ -1,0 +1,42 @@
+"""What the service writes to its log: never a credential.
+
+Requests are logged as tornado logs them, but with the values of query parameters that carry
+credentials masked (JupyterHub still accepts `?token=`). Libraries that log signatures or signed URLs at
+debug level (botocore signs every presigned URL) stay at INFO even when the service runs at DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tornado.log import access_log
+from tornado.web import RequestHandler
+
+CREDENTIAL_PARAMETERS = {"token", "access_token", "code", "state", "x-amz-signature", "x-amz-credential",
+                         "x-amz-security-token"}
+_CHATTY_WITH_CREDENTIALS = ("botocore", "aiobotocore", "urllib3", "s3transfer")
+
+
+def without_credentials(uri: str) -> str:
+    parts = urlsplit(uri)
+    if not parts.query:
+        return uri
+    query = [(name, "[hidden]" if name.lower() in CREDENTIAL_PARAMETERS else value)
+             for name, value in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def log_request(handler: RequestHandler) -> None:
+    """tornado's access log line, credentials masked (the `log_function` of the web application)."""
+    status = handler.get_status()
+    method = access_log.info if status < 400 else access_log.warning if status < 500 else access_log.error
+    request = handler.request
+    method("%d %s %s (%s) %.2fms", status, request.method, without_credentials(request.uri), request.remote_ip,
+           1000.0 * request.request_time())
+
+
+def keep_credentials_out_of_debug_logs() -> None:
+    for name in _CHATTY_WITH_CREDENTIALS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
