@@ -115,6 +115,10 @@ async def test_staging_and_internal_transfers_refuse_links_out(bob_token, work):
         refused(call("POST", f"storage/xfer-internal/{operation}", bob_token, data=data))
 
 
+async def test_a_job_script_reached_through_a_link_out_is_not_submitted(bob_token, work):
+    refused(call("POST", "compute/jobs/path", bob_token, data={"targetPath": f"{work}/x/hostname"}), "/etc/hostname")
+
+
 async def test_acting_on_the_link_itself_leaves_its_target_alone(bob_token, bob, work):
     copied = utilities("POST", "copy", bob_token, data={"sourcePath": f"{work}/x", "targetPath": f"{work}/x2"})
     assert copied.status_code == 201, copied.text

@@ -19,6 +19,7 @@ import stat
 from ..compute.slurm_output import raise_for_slurm, random_delimiter, split_records
 from ..errors import InvalidPath
 from ..filesystem import PathPolicy, sftp_ops
+from ..filesystem.paths import PathResolver
 from ..remote import CommandResult, RemoteCommand, RemoteSession
 
 MARKER_PREFIX = "firecrest-task:"
@@ -65,7 +66,9 @@ async def stage_script(session: RemoteSession, directory: str, file_name: str, c
 
 
 async def check_script_file(session: RemoteSession, path: str) -> None:
-    """A clear error before anything is submitted when `path` is not a regular file the account can see."""
+    """A clear error before anything is submitted when `path` leads outside the filesystems (through a
+    symlink) or is not a regular file the account can see."""
+    await PathResolver.for_session(session).check(path)
     sftp = await session.sftp()
     async with sftp_ops.guarded(path, session.pool.command_timeout):
         attrs = await sftp.stat(path)
