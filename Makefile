@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: demo stop status test unit bench
+.PHONY: demo stop status test unit bench tools
 
 demo:
 	bash devcluster/demo.sh start
@@ -13,11 +13,15 @@ stop:
 status:
 	bash devcluster/demo.sh status
 
-test: demo
+test: demo tools
 	$(PYTHON) -m pytest -q
 
-unit:
+unit: tools
 	$(PYTHON) -m pytest -q -m "not cluster"
+
+# What the tests use beside the project's Python packages: shellcheck checks every script.
+tools:
+	@command -v shellcheck >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null)
 
 bench: demo
 	command -v wrk >/dev/null || apt-get install -y wrk

@@ -3,11 +3,9 @@
 import io
 import os
 import shlex
-import shutil
 import subprocess
 import tarfile
 import zipfile
-from importlib import resources
 from types import SimpleNamespace
 
 import asyncssh
@@ -398,20 +396,6 @@ async def test_filesystems_that_are_links_themselves_count_as_resolved():
     assert sftp.asked == ["/home/bob/f", "/home", "/tmp", "/home/bob/g"]
     with pytest.raises(errors.InvalidPath):
         await paths.check("/etc")
-
-
-# ---- the scripts that run on the systems ---------------------------------------------------------------
-
-SCRIPTS = sorted(path.name for path in resources.files("firecrest_hub.filesystem").joinpath("scripts").iterdir()
-                 if path.name.endswith(".sh"))
-
-
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is missing: apt-get install shellcheck")
-@pytest.mark.parametrize("name", SCRIPTS)
-def test_scripts_pass_shellcheck(name):
-    script = resources.files("firecrest_hub.filesystem").joinpath("scripts", name)
-    result = subprocess.run(["shellcheck", "--", str(script)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _member(name: str, kind: bytes, *, link: str = "", data: bytes = b"") -> tuple[tarfile.TarInfo, io.BytesIO]:
