@@ -73,6 +73,17 @@ class FirecrestService(Application):
     def _default_cookie_secret(self):
         return os.environ.get("FIRECREST_COOKIE_SECRET") or secrets.token_hex(32)
 
+    credential_check_interval = Integer(
+        30,
+        min=1,
+        max=300,
+        help="""Seconds within which a hub token or browser session that the hub no longer accepts (revoked,
+        expired, or its access to this service taken away) stops working here. The hub's answers about
+        credentials are cached no longer than this (a longer HubAuth.cache_max_age, or 0 for forever, is
+        lowered to it), and each open event stream asks the hub again often enough to end within it,
+        also when the hub does not answer. Shorter cuts off sooner and asks the hub more often.""",
+    ).tag(config=True)
+
     aliases = {
         "config": "FirecrestService.config_file",
         "bind-url": "FirecrestService.bind_url",
@@ -94,13 +105,19 @@ class FirecrestService(Application):
         self.health = StatusProbes(access.systems.all(), access.pool, access.authority, self.tasks.store,
                                    self.objects, parent=self)
         self.hub_auth = HubOAuth(parent=self)
+        # HubAuth caches the hub's answers for cache_max_age seconds (300 by default, 0 = forever): no
+        # longer than the credential bound, else a revoked token would keep working until its entry expires.
+        if not 0 < self.hub_auth.cache_max_age <= self.credential_check_interval:
+            self.hub_auth.cache_max_age = self.credential_check_interval
         self.web_app = WebApplication(
             self.routes(),
             firecrest=self,
             hub_auth=self.hub_auth,
             cookie_secret=self.cookie_secret,
             xsrf_cookies=False,
+            log_function=log_request,
         )
+        keep_credentials_out_of_debug_logs()
 
     def routes(self) -> list:
         api_prefix = url_path_join(self.base_url, "api/v1")
@@ -115,9 +132,7 @@ class FirecrestService(Application):
         self.job_events.start()
         self.staging.start()
         url = urlparse(self.bind_url)
-            log_function=log_request,
         self.web_app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
-        keep_credentials_out_of_debug_logs()
         self.log.info("firecrest-hub %s listening on %s%s", __version__, self.bind_url, self.base_url)
         # The hub stops a managed service with SIGTERM: shut down cleanly, so leases on running
         # tasks are released and the next process takes them over at once.
