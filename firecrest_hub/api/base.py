@@ -74,8 +74,31 @@ class APIHandler(HubOAuthenticated, RequestHandler):
         return super().check_xsrf_cookie()
 
     async def prepare(self):
+        # HubAuth caches the hub's answer for at most FirecrestService.credential_check_interval seconds.
+        self.current_user = await self._admitted_user(self.hub_auth.get_user(self, sync=False))
+
+    async def reconfirm_credential(self) -> None:
+        """Ask the hub itself, not its cached answer, whether this request's credential still admits the
+        caller. An APIError if not: 401 (revoked, expired), 403 (access taken away), 503 (no answer)."""
+        token = self._credential()
+        if not token:
+            raise APIError(401, "missing or invalid token: send 'Authorization: Bearer <hub token>'")
+        model = await self._admitted_user(self.hub_auth.user_for_token(token, use_cache=False, sync=False))
+        if model["name"] != self.username:
+            raise APIError(401, "the credential of this request now belongs to another user")
+
+    def _credential(self) -> str | None:
+        """The token that admitted this request: the header's (or URL's) if it did, else the OAuth cookie's."""
+        if getattr(self, "_token_authenticated", False):
+            return self.hub_auth.get_token(self, in_cookie=False)
+        # HubOAuth has no public accessor for the cookie's token alone (get_token prefers the header's,
+        # which may be a stale one that the cookie was accepted in place of).
+        return self.hub_auth._get_token_cookie(self)
+
+    async def _admitted_user(self, lookup) -> dict:
+        """The user model `lookup` (a HubAuth call) gives, if it admits a user to this service."""
         try:
-            model = await self.hub_auth.get_user(self, sync=False)
+            model = await lookup
         except HTTPError as error:
             # HubAuth reports an unreachable or failing hub as 500/502; for our callers it is a dependency.
             raise APIError(503, "the hub cannot verify credentials right now; try again shortly") from error
@@ -87,7 +110,7 @@ class APIHandler(HubOAuthenticated, RequestHandler):
             raise APIError(403, f"{model['kind']} {model['name']!r} has no access to this service") from None
         if model.get("kind", "user") != "user":
             raise APIError(403, "only users act on the systems; use a token of a user")
-        self.current_user = model
+        return model
 
     def argument(self, name: str) -> str | None:
         """A query (GET) or form argument exactly as sent. Tornado's own getters turn control characters
