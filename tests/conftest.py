@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,49 @@ from firecrest_hub.remote import ConnectionPool
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
+
+
+# -- waiting for something, always with a deadline -----------------------------------------------------
+#
+# Tests wait for a state with these, never with a bare loop or a sleep that hopes it was long enough:
+#
+#     task = wait_for(lambda: finished(get_task()), timeout=60, what="the task to finish")
+#     job = await async_wait_for(lambda: job_in_queue(session), timeout=30)  # sync or async predicate
+#
+# The predicate's first truthy value is returned; after `timeout` seconds an AssertionError names what was
+# awaited and the last value seen. An exception in the predicate ends the wait at once (an assert in it
+# fails the test at once, not after the timeout).
+
+
+def _timed_out(what: str | None, predicate, timeout: float, last) -> AssertionError:
+    what = what or getattr(predicate, "__name__", "the condition")
+    return AssertionError(f"{what}: not within {timeout:g} s (last seen: {last!r})")
+
+
+def wait_for(predicate, timeout: float, *, interval: float = 0.1, what: str | None = None):
+    """Poll `predicate()` every `interval` seconds until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise _timed_out(what, predicate, timeout, last)
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+async def async_wait_for(predicate, timeout: float, *, interval: float = 0.1, what: str | None = None):
+    """wait_for in a coroutine: `predicate()` may return a value or an awaitable; the loop keeps running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = predicate()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise _timed_out(what, predicate, timeout, last)
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 
 @pytest.fixture(scope="session")
