@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 
 from ..errors import FileTooLarge, NotADirectory, NotFound, SourceNotFound
-from ..remote import RemoteSession
+from ..remote import RemoteSession, guarded
 from . import sftp_ops
 from .commands import (
     OCTAL_MODE, ChangeMode, ChangeOwner, Checksum, Compress, Copy, Extract, FileCommand, FilePart, FileType,
@@ -37,7 +37,7 @@ class FileOperations:
     async def _sftp(self, path: str):
         """The account's shared SFTP client, its requests bounded in time and their errors typed."""
         sftp = await self.session.sftp()
-        async with sftp_ops.guarded(path, self.timeout):
+        async with guarded(path, self.timeout):
             yield sftp
 
     @contextlib.asynccontextmanager

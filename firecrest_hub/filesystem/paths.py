@@ -32,8 +32,8 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidPath, PermissionDenied
-from ..remote import RemoteSession
-from .sftp_ops import guarded, resolve
+from ..remote import RemoteSession, guarded
+from .sftp_ops import resolve
 
 if TYPE_CHECKING:  # commands.py imports this module
     from .commands import FileCommand

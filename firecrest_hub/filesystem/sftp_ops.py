@@ -22,33 +22,14 @@ from datetime import datetime
 import asyncssh
 
 from ..errors import (
-    AlreadyExists, ClusterUnreachable, CommandFailed, CommandTimeout, FileTooLarge, InvalidInput, IsADirectory,
-    NotADirectory, NotFound, OutputTooLarge, PermissionDenied,
+    AlreadyExists, CommandFailed, FileTooLarge, InvalidInput, IsADirectory,
+    NotADirectory, NotFound, OutputTooLarge,
 )
+from ..remote import guarded
 
 # File names are bytes on the cluster; names that are not UTF-8 are shown with their bytes escaped.
 _NAME_ERRORS = "backslashreplace"
 _CHUNK = 256 * 1024
-
-
-@contextlib.asynccontextmanager
-async def guarded(path: str, timeout: float):
-    """Run SFTP requests under a time limit, with their errors turned into the service's typed errors."""
-    try:
-        async with asyncio.timeout(timeout):
-            yield
-    except TimeoutError:
-        raise CommandTimeout(f"the file operation on {path!a} did not finish within {timeout:g} s") from None
-    except asyncssh.SFTPNoSuchFile:
-        raise NotFound(f"{path!a}: no such file or directory") from None
-    except asyncssh.SFTPPermissionDenied:
-        raise PermissionDenied(f"{path!a}: permission denied") from None
-    except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection) as error:
-        raise ClusterUnreachable(f"the SFTP connection was lost: {error.reason}") from error
-    except asyncssh.SFTPError as error:
-        raise CommandFailed(f"{path!a}: {error.reason or 'failure'}") from None
-    except (asyncssh.Error, OSError) as error:
-        raise ClusterUnreachable(f"the connection broke during the file operation: {error}") from error
 
 
 async def _lstat_or_none(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | None:

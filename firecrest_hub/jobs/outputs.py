@@ -9,12 +9,10 @@ empty tail, as in v1.
 from __future__ import annotations
 
 import re
-import stat
 
 from ..compute import Job
 from ..errors import FirecrestError
-from ..filesystem import sftp_ops
-from ..remote import RemoteSession
+from ..remote import RemoteSession, read_tail
 
 # Slurm's filename patterns with an optional zero-padding width: %j job id, %A and %a array job id and
 # index, %x job name, %u user, %N first node, %% a percent sign.
@@ -40,20 +38,12 @@ def expand_output_path(path: str, job: Job) -> str:
     return _PATTERN.sub(fill, path)
 
 
-async def read_tail(session: RemoteSession, path: str, size: int) -> str:
-    """The last `size` bytes of a regular file, read as the session's account; "" if it cannot be read."""
+async def output_tail(session: RemoteSession, path: str, size: int) -> str:
+    """The last `size` bytes of a job's output file, read as the session's account; "" if it cannot be
+    read (as v1 showed it)."""
     if not path.startswith("/"):
         return ""
-    timeout = session.pool.command_timeout
     try:
-        sftp = await session.sftp()
-        async with sftp_ops.guarded(path, timeout):
-            attrs = await sftp.stat(path)
-            # Only regular files: opening a FIFO would block the account's one sftp-server.
-            if not stat.S_ISREG(attrs.permissions or 0):
-                return ""
-            async with sftp.open(path, "rb") as remote_file:
-                data = await remote_file.read(size, max(0, (attrs.size or 0) - size))
+        return await read_tail(session, path, size) or ""
     except FirecrestError:
         return ""
-    return data.decode(errors="replace")

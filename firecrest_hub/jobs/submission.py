@@ -20,7 +20,7 @@ from ..compute.slurm_output import raise_for_slurm, random_delimiter, split_reco
 from ..errors import InvalidPath
 from ..filesystem import PathPolicy, sftp_ops
 from ..filesystem.paths import PathResolver
-from ..remote import CommandResult, RemoteCommand, RemoteSession
+from ..remote import CommandResult, RemoteCommand, RemoteSession, guarded
 
 MARKER_PREFIX = "firecrest-task:"
 
@@ -52,12 +52,12 @@ async def stage_script(session: RemoteSession, directory: str, file_name: str, c
     home, or absolute) as the session's account; returns the script's path."""
     timeout = session.pool.command_timeout
     sftp = await session.sftp()
-    async with sftp_ops.guarded(directory, timeout):
+    async with guarded(directory, timeout):
         base = directory if directory.startswith("/") else posixpath.join(await sftp.realpath("."), directory)
     submission_directory = posixpath.join(base, secrets.token_hex(8))
     # The name is checked (a plain file name) before anything is created.
     script_path = PathPolicy((submission_directory,)).join(submission_directory, file_name, "script file name")
-    async with sftp_ops.guarded(submission_directory, timeout):
+    async with guarded(submission_directory, timeout):
         await sftp_ops.make_directory(sftp, submission_directory, parents=True)
         # A script may hold secrets; its directory is the account's alone.
         await sftp.chmod(submission_directory, 0o700)
@@ -70,7 +70,7 @@ async def check_script_file(session: RemoteSession, path: str) -> None:
     symlink) or is not a regular file the account can see."""
     await PathResolver.for_session(session).check(path)
     sftp = await session.sftp()
-    async with sftp_ops.guarded(path, session.pool.command_timeout):
+    async with guarded(path, session.pool.command_timeout):
         attrs = await sftp.stat(path)
     if not stat.S_ISREG(attrs.permissions or 0):
         raise InvalidPath(f"{path!a} is not a regular file")

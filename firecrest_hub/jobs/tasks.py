@@ -26,7 +26,7 @@ from ..config import System
 from ..errors import FirecrestError, SubmissionRejected
 from ..remote import RemoteSession
 from ..tasks import Task, TaskHandle, Tasks
-from .outputs import read_tail
+from .outputs import output_tail
 from .submission import FindMarkedJobs, marker_of, stage_script
 from .views import (
     NO_STDERR_FILE, NO_STDOUT_FILE, accounting_record, job_record, node_record, page, partition_record,
@@ -183,7 +183,7 @@ class JobTasks(Configurable):
     async def _with_output(self, session: RemoteSession, jobs) -> list[dict]:
         records = [job_record(job) for job in jobs]
         paths = sorted({record[key] for record in records for key in ("job_file_out", "job_file_err")})
-        tails = await asyncio.gather(*(read_tail(session, path, self.output_tail_bytes) for path in paths))
+        tails = await asyncio.gather(*(output_tail(session, path, self.output_tail_bytes) for path in paths))
         tail_of = dict(zip(paths, tails, strict=True))
         for record in records:
             record["job_data_out"] = tail_of[record["job_file_out"]]
