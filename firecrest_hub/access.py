@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-
 from .compute import SlurmScheduler
 from .config import System, Systems
 from .delegation import CertificateAuthority
 from .errors import FirecrestError, InvalidInput, PermissionDenied
 from .identity import AccountMapper
+from .numbers import parse_whole_number
 from .remote import CommandResult, ConnectionPool, RemoteCommand, RemoteSession
-
 
 # The hub user named in the key id of the certificates that ask for uids, so sshd logs say why.
 POLICY_HUB_USER = "account-policy"
@@ -43,10 +42,11 @@ class LookUpUid(RemoteCommand):
         if result.exit_status == 2:
             return None
         fields = result.stdout.strip().split(":")
-        if not result.ok or len(fields) < 3 or not (fields[2].isascii() and fields[2].isdigit()):
+        uid = parse_whole_number(fields[2]) if result.ok and len(fields) > 2 else None
+        if uid is None:
             raise PermissionDenied(f"the system could not tell the uid of {self.account!r}: "
                                    f"{result.stderr.strip() or result.stdout.strip()}")
-        return int(fields[2])
+        return uid
 
 
 class Access:

@@ -23,6 +23,7 @@ from ..compute.validation import check_job_id, check_node_list, check_slurm_name
 from ..errors import FileTooLarge, InvalidInput
 from ..filesystem import PathPolicy
 from ..jobs.submission import check_script_file
+from ..numbers import whole_number
 from .base import APIHandler
 from .utilities import UploadHandler
 
@@ -86,11 +87,7 @@ class ComputeHandler(APIHandler):
 
 
 def _whole(name: str, value: str | None, default: int, low: int, high: int) -> int:
-    if value is None:
-        return default
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}, not {value!a}")
-    return int(value)
+    return default if value is None else whole_number(name, value, low, high)
 
 
 class SubmitUploadHandler(UploadHandler):

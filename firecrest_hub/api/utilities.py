@@ -22,6 +22,7 @@ from tornado.web import stream_request_body
 
 from ..errors import FileTooLarge, InvalidInput
 from ..filesystem import FileOperations, PathPolicy
+from ..numbers import parse_whole_number, whole_number
 from .base import APIHandler
 
 _TRUE = ("true", "yes", "1")
@@ -62,9 +63,7 @@ class UtilitiesHandler(APIHandler):
         value = self.argument(name)
         if value is None:
             return None
-        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= _MAX_PAGE:
-            raise InvalidInput(f"{name} must be a whole number from 1 to {_MAX_PAGE}, not {value!a}")
-        return int(value)
+        return whole_number(name, value, 1, _MAX_PAGE)
 
     def done(self, description: str, output="", status: int = 200) -> None:
         self.write_json({"description": description, "output": output}, status)
@@ -151,9 +150,9 @@ class UploadHandler(UtilitiesHandler):
         self.limit = self.service.max_file_size + _FORM_OVERHEAD
         self.chunks: list[bytes] = []
         self.received = 0
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.limit:
-            self.received = int(declared)  # over the cap before a byte arrived: nothing will be kept
+        declared = parse_whole_number(self.request.headers.get("Content-Length"))
+        if declared is not None and declared > self.limit:
+            self.received = declared  # over the cap before a byte arrived: nothing will be kept
         # Tornado would cut a body over its own limit (100 MB) off without an answer; this one is dropped.
         self.request.connection.set_max_body_size(sys.maxsize)
 

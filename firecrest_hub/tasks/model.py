@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..numbers import parse_whole_number
 from . import codes
 
 # v1's timestamp format (`created_at`, `updated_at`, `last_modify`).
@@ -32,9 +33,10 @@ def event_id_at(moment: datetime) -> str:
 
 def moment_of_event_id(value: str) -> datetime:
     """The moment of an event id; ValueError when it is not one of ours."""
-    if not value.isascii() or not value.isdigit() or len(value) > 17:
+    microseconds = parse_whole_number(value) if len(value) <= 17 else None
+    if microseconds is None:
         raise ValueError(f"not an event id: {value!r}")
-    return _EPOCH + int(value) * _MICROSECOND
+    return _EPOCH + microseconds * _MICROSECOND
 
 
 class Base(DeclarativeBase):
