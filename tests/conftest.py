@@ -136,3 +136,16 @@ def alice_token(make_token) -> str:
 @pytest.fixture(scope="session")
 def bob_token(make_token) -> str:
     return make_token("bob")
+
+
+# -- the REST handlers in-process, without hub or cluster (tests/handler_support.py) -------------------
+
+
+@pytest_asyncio.fixture
+async def api(tmp_path):
+    """The service's routes served on a local port; tokens from handler_support.TOKENS, commands replayed
+    from what the test records on `api.replay`."""
+    from handler_support import serve_api
+
+    async with serve_api(tmp_path) as served:
+        yield served
