@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado.web import Application as WebApplication
-from traitlets import Integer, TraitError, Unicode, default, validate
+from traitlets import Integer, Unicode, default
 from traitlets.config import Application
 
 from . import __version__, api
@@ -49,20 +49,16 @@ class FirecrestService(Application):
 
     max_file_size = Integer(
         5 * 1024 * 1024,
+        min=1,
         help="Largest upload or download carried by the service itself; larger data goes through staging.",
     ).tag(config=True)
 
     max_listing_entries = Integer(
         100_000,
+        min=1,
         help="""Most entries one file listing (utilities/ls, recursive ones included) may return; a larger
         listing is refused with 413 instead of filling the service's memory.""",
     ).tag(config=True)
-
-    @validate("max_listing_entries")
-    def _validate_max_listing_entries(self, proposal):
-        if proposal["value"] < 1:
-            raise TraitError("max_listing_entries must be at least 1")
-        return proposal["value"]
 
     cookie_secret = Unicode(
         help="""Secret for the service's OAuth state cookies. Set the same value on every replica;

@@ -11,6 +11,7 @@ from traitlets.config import Configurable
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _REQUIRED = ("name", "host", "known_hosts", "filesystems")
+_PORTS = range(1, 65536)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class System:
     default_partition: str | None = None
     transfer_partition: str | None = None
     service_account: str = "firecrest"
+    reservation_account: str | None = None
     description: str = ""
 
     @classmethod
@@ -37,11 +39,15 @@ class System:
             raise TraitError(f"system {spec['name']!r}: unknown keys {', '.join(sorted(unknown))}")
         if not _NAME.fullmatch(spec["name"]):
             raise TraitError(f"system name {spec['name']!r} is not a plain name")
+        port = spec.get("port", 22)
+        # bool is an int to Python; "port": True is a mistake, not port 1.
+        if isinstance(port, bool) or not isinstance(port, int) or port not in _PORTS:
+            raise TraitError(f"system {spec['name']!r}: port {port!r} is not a TCP port (an integer 1-65535)")
         filesystems = tuple(os.path.normpath(fs) for fs in spec["filesystems"])
         for fs in filesystems:
             if not fs.startswith("/"):
                 raise TraitError(f"system {spec['name']!r}: filesystem {fs!r} is not absolute")
-        return cls(**{**spec, "port": int(spec.get("port", 22)), "filesystems": filesystems})
+        return cls(**{**spec, "port": port, "filesystems": filesystems})
 
 
 class Systems(Configurable):
@@ -49,19 +55,25 @@ class Systems(Configurable):
 
     systems = List(
         Dict(),
-        help="""Systems as dicts: name, host, port (default 22), known_hosts (a file with the login node's
-        host key), filesystems (absolute roots users may touch), default_partition (preselected for
-        notebook servers; a job that names none gets Slurm's default), transfer_partition (for staging
-        and internal transfers), service_account (the cluster account that reads shared
-        scheduler state, such as the queue for the job-state cache), description.""",
+        help="""Systems as dicts: name, host, port (an integer 1-65535, default 22), known_hosts (a file
+        with the login node's host key; it must exist at start), filesystems (absolute roots users may
+        touch), default_partition (preselected for notebook servers; a job that names none gets Slurm's
+        default), transfer_partition (for staging and internal transfers), service_account (the cluster
+        account that reads shared scheduler state, such as the queue for the job-state cache),
+        description.""",
     ).tag(config=True)
 
     @validate("systems")
     def _validate_systems(self, proposal):
-        specs = [System.from_dict(spec) for spec in proposal["value"]]
-        names = [spec.name for spec in specs]
+        systems = [System.from_dict(spec) for spec in proposal["value"]]
+        names = [system.name for system in systems]
         if len(set(names)) != len(names):
             raise TraitError(f"system names must be unique: {names}")
+        for system in systems:
+            # Checked here, once at start, not in from_dict (which every request's look-up runs): without
+            # the file every login to the system would fail host-key verification, long after start.
+            if not os.path.isfile(system.known_hosts):
+                raise TraitError(f"system {system.name!r}: known_hosts {system.known_hosts!r} is not a file")
         return proposal["value"]
 
     def all(self) -> list[System]:

@@ -50,19 +50,18 @@ class CertificateAuthority(Configurable):
 
     certificate_lifetime = Float(
         300,
-        help="Seconds a certificate is valid. Short by design: a leaked one is soon worthless.",
+        min=30,
+        max=3600,
+        help="""Seconds a certificate is valid, from 30 to 3600. Short by design: a leaked one is soon
+        worthless.""",
     ).tag(config=True)
 
     renew_before = Float(
         60,
-        help="Seconds before expiry at which a cached certificate is replaced by a fresh one.",
+        min=0,
+        help="""Seconds before expiry at which a cached certificate is replaced by a fresh one; shorter
+        than certificate_lifetime.""",
     ).tag(config=True)
-
-    @validate("certificate_lifetime")
-    def _validate_lifetime(self, proposal):
-        if not 30 <= proposal["value"] <= 3600:
-            raise TraitError("certificate_lifetime must be between 30 and 3600 seconds")
-        return proposal["value"]
 
     @validate("ca_key_file")
     def _validate_key_file(self, proposal):

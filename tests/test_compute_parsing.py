@@ -415,6 +415,8 @@ class FakeSession:
 
 
 class FakePool:
+    command_timeout = 30  # what SlurmScheduler.command_timeout defaults to
+
     def __init__(self):
         self.sessions = {}
 

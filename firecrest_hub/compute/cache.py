@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from traitlets import Float, TraitError, validate
+from traitlets import Float
 from traitlets.config import Configurable
 
 from ..errors import FirecrestError
@@ -65,27 +65,17 @@ class JobStateCache(Configurable):
 
     interval = Float(
         5.0,
-        help="""Seconds a queue snapshot is served before the next read of the queue. The queue is read
-        at most once per interval per system, whatever the number of readers.""",
+        min=0.1,
+        help="""Seconds a queue snapshot is served before the next read of the queue (at least 0.1). The
+        queue is read at most once per interval per system, whatever the number of readers.""",
     ).tag(config=True)
 
     stale_tolerance = Float(
         3.0,
+        min=1.0,
         help="""When reading the queue fails, the last snapshot is still served until it is this many
-        intervals old; after that readers get the error.""",
+        intervals old (at least 1); after that readers get the error.""",
     ).tag(config=True)
-
-    @validate("interval")
-    def _validate_interval(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError("JobStateCache.interval must be positive")
-        return proposal["value"]
-
-    @validate("stale_tolerance")
-    def _validate_stale_tolerance(self, proposal):
-        if proposal["value"] < 1:
-            raise TraitError("JobStateCache.stale_tolerance must be at least 1 (interval)")
-        return proposal["value"]
 
     def __init__(self, read_queue: Callable[[], Awaitable[Sequence[Job]]], label: str = "", **kwargs):
         super().__init__(**kwargs)

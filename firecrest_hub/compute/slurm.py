@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from traitlets import Float
+from traitlets import Float, default
 
 from ..config import System
 from ..errors import UnknownJob
@@ -36,12 +36,19 @@ class SlurmScheduler(Scheduler):
     """Slurm over pooled SSH, as the user; the queue through one shared cache per system."""
 
     command_timeout = Float(
-        30,
-        help="Seconds sbatch, scancel, squeue and scontrol may run before they are stopped.",
+        min=1,
+        help="""Seconds sbatch, scancel, squeue and scontrol may run before they are stopped. By default
+        ConnectionPool.command_timeout, the limit of every other remote command: set this only where
+        Slurm's commands need a limit of their own.""",
     ).tag(config=True)
+
+    @default("command_timeout")
+    def _default_command_timeout(self):
+        return self.pool.command_timeout
 
     accounting_timeout = Float(
         60,
+        min=1,
         help="Seconds sacct may run before it is stopped; the accounting database can be slow.",
     ).tag(config=True)
 

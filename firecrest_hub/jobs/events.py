@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 
-from traitlets import Float, TraitError, validate
+from traitlets import Float
 from traitlets.config import Configurable
 
 from ..access import Access
@@ -34,15 +34,10 @@ class JobEventPublisher(Configurable):
 
     check_interval = Float(
         0.5,
+        min=0.05,
         help="""Seconds between looks at the job-state caches for a new queue snapshot. Looking reads no
         queue; keep it well below JobStateCache.interval so that no snapshot is missed.""",
     ).tag(config=True)
-
-    @validate("check_interval")
-    def _validate_check_interval(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError("JobEventPublisher.check_interval must be positive")
-        return proposal["value"]
 
     def __init__(self, access: Access, events: EventHub, **kwargs):
         super().__init__(**kwargs)

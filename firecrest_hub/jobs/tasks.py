@@ -47,21 +47,17 @@ class JobTasks(Configurable):
 
     output_tail_bytes = Integer(
         1000,
+        min=0,
         help="How much of the end of a job's output and error files GET compute/jobs shows (v1: 1000 bytes).",
     ).tag(config=True)
 
     submission_settle_time = Float(
         30,
+        min=0,
         help="""Seconds after a submission's sbatch started during which a submission resumed after a
         restart waits for the job to appear in the queue before it concludes that sbatch never submitted
         it. Keep it above the time sbatch can take.""",
     ).tag(config=True)
-
-    @validate("output_tail_bytes")
-    def _validate_tail(self, proposal):
-        if proposal["value"] < 0:
-            raise TraitError("JobTasks.output_tail_bytes must not be negative")
-        return proposal["value"]
 
     @validate("script_directory")
     def _validate_script_directory(self, proposal):

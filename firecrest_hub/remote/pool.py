@@ -14,7 +14,7 @@ import time
 from typing import TypeVar
 
 import asyncssh
-from traitlets import Float, Integer, List, TraitError, Unicode, validate
+from traitlets import Float, Integer, List, Unicode
 from traitlets.config import Configurable
 
 from ..config import System
@@ -92,33 +92,42 @@ class ConnectionPool(Configurable):
 
     max_channels = Integer(
         8,
-        help="""Channels open at once on one connection. Keep it below the login node's sshd
-        MaxSessions (OpenSSH's default is 10); further commands wait for a free channel.""",
+        min=2,
+        help="""Channels open at once on one connection, at least 2 (one is held by SFTP). Keep it below the
+        login node's sshd MaxSessions (OpenSSH's default is 10); further commands wait for a free channel.""",
     ).tag(config=True)
-    connect_timeout = Float(10, help="Seconds to open a connection and log in.").tag(config=True)
-    keepalive_interval = Float(15, help="Seconds between SSH keepalives on an open connection.").tag(config=True)
-    idle_timeout = Float(300, help="An unused connection is closed after this many seconds.").tag(config=True)
+    connect_timeout = Float(10, min=1, help="Seconds to open a connection and log in.").tag(config=True)
+    keepalive_interval = Float(
+        15, min=0, help="Seconds between SSH keepalives on an open connection; 0 sends none.",
+    ).tag(config=True)
+    idle_timeout = Float(
+        300, min=1, help="An unused connection is closed after this many seconds.",
+    ).tag(config=True)
     max_age = Float(
-        3600, help="A connection older than this is replaced; the old one closes when its last channel ends.",
+        3600,
+        min=1,
+        help="A connection older than this is replaced; the old one closes when its last channel ends.",
     ).tag(config=True)
     ciphers = List(
         Unicode(),
         ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr",
          "aes256-ctr"],
+        minlen=1,
         help="""SSH ciphers offered to the login nodes, most preferred first. AES-GCM comes first: it is
         one call into OpenSSL per packet, where ChaCha20-Poly1305 costs the service noticeably more CPU
         per request under load.""",
     ).tag(config=True)
-    command_timeout = Float(30, help="Default time limit of one remote command, in seconds.").tag(config=True)
-    output_limit = Integer(
-        16 * 1024 * 1024, help="Default cap, in bytes, on what one remote command may print to stdout.",
+    command_timeout = Float(
+        30,
+        min=1,
+        help="""Seconds one remote command may run before it is stopped, unless the command sets its own
+        limit. Slurm's commands have this limit too, unless SlurmScheduler.command_timeout is set.""",
     ).tag(config=True)
-
-    @validate("max_channels")
-    def _validate_channels(self, proposal):
-        if proposal["value"] < 2:
-            raise TraitError("max_channels must be at least 2 (one is held by SFTP)")
-        return proposal["value"]
+    output_limit = Integer(
+        16 * 1024 * 1024,
+        min=1,
+        help="Default cap, in bytes, on what one remote command may print to stdout.",
+    ).tag(config=True)
 
     def __init__(self, authority: CertificateAuthority, **kwargs):
         super().__init__(**kwargs)

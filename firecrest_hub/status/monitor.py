@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from traitlets import Float, TraitError, validate
+from traitlets import Float
 from traitlets.config import Configurable
 
 from ..config import System
@@ -69,21 +69,17 @@ class StatusProbes(Configurable):
 
     interval = Float(
         30,
+        min=1,
         help="""Seconds between two rounds of health checks. A status request never waits for a check:
         it reads the latest round's results (and starts a round if they are older than this).""",
     ).tag(config=True)
 
     timeout = Float(
         10,
+        min=1,
         help="""Seconds one check may take (an SSH login, `scontrol ping`, a filesystem `stat`, an HTTP
         request to the object store); a check that takes longer counts as failed.""",
     ).tag(config=True)
-
-    @validate("interval", "timeout")
-    def _validate_positive(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError(f"StatusProbes.{proposal['trait'].name} must be positive")
-        return proposal["value"]
 
     def __init__(self, systems: Sequence[System], pool: ConnectionPool, authority: CertificateAuthority,
                  task_store: TaskStore, objects: ObjectStore, **kwargs):

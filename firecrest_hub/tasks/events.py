@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from traitlets import Float, Integer, TraitError, validate
+from traitlets import Float, Integer
 from traitlets.config import Configurable
 
 from ..errors import FirecrestError
@@ -109,40 +109,30 @@ class EventHub(Configurable):
     """In-process fan-out of events to each user's open streams."""
 
     queue_size = Integer(
-        1000, help="Events buffered per stream; a stream further behind is closed (its client reconnects).",
+        1000,
+        min=1,
+        help="Events buffered per stream; a stream further behind is closed (its client reconnects).",
     ).tag(config=True)
-    max_streams_per_user = Integer(10, help="Event streams one user may hold open at once.").tag(config=True)
+    max_streams_per_user = Integer(
+        10, min=1, help="Event streams one user may hold open at once.",
+    ).tag(config=True)
     heartbeat_interval = Float(
-        15, help="Seconds of silence after which a stream sends a comment, so proxies keep it open.",
+        15,
+        min=0.1,
+        help="Seconds of silence after which a stream sends a comment, so proxies keep it open.",
     ).tag(config=True)
     store_poll_interval = Float(
         5,
+        min=0,
         help="""Seconds between reads of the store by each stream, to pass on task changes made by other
         replicas. 0 turns it off (enough for a single replica).""",
     ).tag(config=True)
     max_stream_duration = Float(
         3600,
+        min=1,
         help="""Seconds after which the service ends a stream; the client reconnects, which checks its token
         again.""",
     ).tag(config=True)
-
-    @validate("queue_size", "max_streams_per_user")
-    def _validate_positive_int(self, proposal):
-        if proposal["value"] < 1:
-            raise TraitError(f"EventHub.{proposal['trait'].name} must be at least 1")
-        return proposal["value"]
-
-    @validate("heartbeat_interval", "max_stream_duration")
-    def _validate_positive(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError(f"EventHub.{proposal['trait'].name} must be positive")
-        return proposal["value"]
-
-    @validate("store_poll_interval")
-    def _validate_poll(self, proposal):
-        if proposal["value"] < 0:
-            raise TraitError("EventHub.store_poll_interval must be 0 (off) or positive")
-        return proposal["value"]
 
     def __init__(self, store: TaskStore, present: Presenter = as_stored, **kwargs):
         """`present` makes a task event's payload for its owner, when a stream sends it."""

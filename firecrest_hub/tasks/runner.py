@@ -53,7 +53,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from traitlets import Float, TraitError, validate
+from traitlets import Float
 from traitlets.config import Configurable
 
 from ..errors import FirecrestError
@@ -117,21 +117,17 @@ class TaskRunner(Configurable):
 
     max_run_time = Float(
         3600,
+        min=0.1,
         help="""Seconds a task may run before it is stopped and failed (a start may ask for another limit,
         e.g. a staging transfer that waits for the client's upload).""",
     ).tag(config=True)
 
     lease = Float(
         30,
+        min=0.1,
         help="""Seconds a runner's claim on its tasks lasts unless renewed (every third of it). After a
         crash, its unfinished tasks are resumed or failed by the next runner within this time.""",
     ).tag(config=True)
-
-    @validate("max_run_time", "lease")
-    def _validate_positive(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError(f"TaskRunner.{proposal['trait'].name} must be positive")
-        return proposal["value"]
 
     def __init__(self, store: TaskStore, events: EventHub, **kwargs):
         super().__init__(**kwargs)

@@ -68,11 +68,12 @@ class TaskStore(Configurable):
     ).tag(config=True)
 
     threads = Integer(
-        4, help="Threads (and at most as many database connections) that run the store's SQL.",
+        4, min=1, help="Threads (and at most as many database connections) that run the store's SQL.",
     ).tag(config=True)
 
     retention = Float(
         7 * 24 * 3600,
+        min=0.01,
         help="""Seconds a finished task is kept after its last change; older ones are deleted (FirecREST v1
         kept compute tasks for a day and storage tasks for a week).""",
     ).tag(config=True)
@@ -83,18 +84,6 @@ class TaskStore(Configurable):
             make_url(proposal["value"])
         except ArgumentError as error:
             raise TraitError(f"TaskStore.db_url is not an SQLAlchemy URL: {error}") from None
-        return proposal["value"]
-
-    @validate("threads")
-    def _validate_threads(self, proposal):
-        if proposal["value"] < 1:
-            raise TraitError("TaskStore.threads must be at least 1")
-        return proposal["value"]
-
-    @validate("retention")
-    def _validate_retention(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError("TaskStore.retention must be positive")
         return proposal["value"]
 
     def __init__(self, url_prefix: str = "", **kwargs):
