@@ -4,8 +4,10 @@ It keeps batchspawner's Slurm job-state machine (the job id in the spawner state
 unknown states; `poll()` that keeps a server whose state is unknown; the start timeout; cancel on
 stop) and replaces every scheduler call: `sbatch` and `scancel` run as the user over SSH with a
 certificate signed for them, and every job-state read comes from the hub's shared job-state cache,
-one `squeue` per interval for all servers. batchspawner's command traits (`exec_prefix`,
-`batch_submit_cmd`, `batch_query_cmd`, `batch_cancel_cmd`) are therefore not used.
+one `squeue` per interval for all servers. Of batchspawner's own options it uses `batch_script` (a
+Jinja2 template of its own), `req_prologue`, `req_epilogue`, `req_options` and
+`startup_poll_interval`; setting any other (its commands such as `exec_prefix`, its job-state regular
+expressions, its `req_*` resources) is an error that names what to configure instead.
 
 The notebook reaches the hub with the port it listens on through `port_report.py`; the node it runs
 on comes from Slurm, never from the job.
@@ -26,7 +28,7 @@ from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import fmt_ip_url, url_path_join
 from sqlalchemy import inspect
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-from traitlets import Dict, Float, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Dict, Float, Integer, List, TraitError, TraitType, Unicode, default, validate
 
 from firecrest_hub.compute import Job, JobRequest
 from firecrest_hub.compute.validation import check_env_name
@@ -64,8 +66,80 @@ def _cluster_failure(error: FirecrestError, doing: str) -> SpawnFailure:
     return SpawnFailure(f"{doing}: {error.description}", reason="cluster-unavailable", status_code=503)
 
 
+class UnusedOption(TraitType):
+    """An option inherited from batchspawner that FirecrestSpawner does not use. Setting it (in any
+    config section the spawner reads: FirecrestSpawner, SlurmSpawner, BatchSpawnerBase, Spawner) is an
+    error that says what to configure instead, rather than a setting accepted and silently ignored."""
+
+    def __init__(self, instead: str):
+        super().__init__(None, help=f"Not used by FirecrestSpawner, and refused: {instead}.", config=True)
+        self.instead = instead
+
+    def validate(self, obj, value):
+        if value is None:  # the default: traitlets validates it too, whenever the option is read
+            return value
+        raise TraitError(f"FirecrestSpawner does not use batchspawner's {self.name}; {self.instead}")
+
+
+_JOB_STATES_FROM_THE_CACHE = ("job states and nodes come from the shared job-state cache (c.JobStateCache.interval), "
+                              "and c.FirecrestSpawner.node_addresses maps node names to addresses")
+
+
 class FirecrestSpawner(SlurmSpawner):
     """Starts JupyterLab as a Slurm job of the user, on the system and partition they choose."""
+
+    # --- batchspawner's options that have no effect here (see UnusedOption) ---------------------------
+    exec_prefix = UnusedOption("sbatch and scancel run as the user over SSH with a certificate of "
+                               "c.CertificateAuthority, on the login node of the system in c.Systems.systems")
+    batch_submit_cmd = UnusedOption("the job is submitted with sbatch over the user's SSH connection, within "
+                                    "c.SlurmScheduler.command_timeout")
+    batch_query_cmd = UnusedOption(_JOB_STATES_FROM_THE_CACHE)
+    batch_cancel_cmd = UnusedOption("stop() cancels the job with scancel as the user, trying for "
+                                    "c.FirecrestSpawner.stop_timeout")
+    state_pending_re = UnusedOption(_JOB_STATES_FROM_THE_CACHE)
+    state_running_re = UnusedOption(_JOB_STATES_FROM_THE_CACHE)
+    state_unknown_re = UnusedOption(_JOB_STATES_FROM_THE_CACHE)
+    state_exechost_re = UnusedOption(_JOB_STATES_FROM_THE_CACHE)
+    state_exechost_exp = UnusedOption(_JOB_STATES_FROM_THE_CACHE)
+    req_queue = UnusedOption("use c.FirecrestSpawner.option_defaults['partition'] (and .partitions) instead")
+    req_partition = UnusedOption("use c.FirecrestSpawner.option_defaults['partition'] (and .partitions) instead")
+    req_nprocs = UnusedOption("use c.FirecrestSpawner.option_defaults['cpus'] instead")
+    req_memory = UnusedOption("use c.FirecrestSpawner.option_defaults['memory'] instead")
+    req_ngpus = UnusedOption("use c.FirecrestSpawner.option_defaults['gpus'] instead")
+    req_gres = UnusedOption("use c.FirecrestSpawner.option_defaults['gpus'] for GPUs, c.FirecrestSpawner.req_options "
+                            "for other generic resources")
+    req_runtime = UnusedOption("use c.FirecrestSpawner.option_defaults['runtime'] instead")
+    req_account = UnusedOption("use c.FirecrestSpawner.option_defaults['account'] instead")
+    req_reservation = UnusedOption("use c.FirecrestSpawner.option_defaults['reservation'] instead")
+    req_qos = UnusedOption("add --qos=... to c.FirecrestSpawner.req_options instead")
+    req_host = UnusedOption("the login node is the system's host in c.Systems.systems")
+    req_cluster = UnusedOption("declare each cluster in c.Systems.systems (c.FirecrestSpawner.default_system is "
+                               "preselected)")
+    req_srun = UnusedOption("the server runs as c.FirecrestSpawner.batch_script says: change the template instead")
+    req_keepvars_extra = UnusedOption("the job gets the variables of c.Spawner.environment and c.Spawner.env_keep, "
+                                      "exported by the batch script")
+    batchspawner_singleuser_cmd = UnusedOption("use c.FirecrestSpawner.launcher instead")
+
+    # --- batchspawner's options that it uses ----------------------------------------------------------
+    req_prologue = Unicode(
+        help="Shell lines the batch script runs before the server (e.g. `module load ...`).",
+    ).tag(config=True)
+
+    req_epilogue = Unicode(help="Shell lines the batch script runs after the server ended.").tag(config=True)
+
+    req_options = Unicode(
+        help="""Further sbatch options for the notebook job, on one `#SBATCH` line of the batch script
+        (e.g. "--qos=interactive --constraint=mc").""",
+    ).tag(config=True)
+
+    startup_poll_interval = Float(
+        0.5,
+        min=0.1,
+        help="""Seconds between two looks at the starting job (in the shared job-state cache, which reads
+        no queue) and at whether JupyterLab answers.""",
+    ).tag(config=True)
+
+    # --- FirecrestSpawner's own options ---------------------------------------------------------------
 
     notebook_env = Unicode(
         "/opt/firecrest-hub/notebook",
@@ -151,15 +225,15 @@ class FirecrestSpawner(SlurmSpawner):
     ).tag(config=True)
 
     limits_max_age = Float(
-        60, help="Seconds the partitions, their limits and the reservations of a system are reused.",
+        60, min=0, help="Seconds the partitions, their limits and the reservations of a system are reused.",
     ).tag(config=True)
 
     stop_timeout = Float(
-        30, help="Seconds stop() keeps trying to cancel the job and to see it leave the running state.",
+        30, min=0, help="Seconds stop() keeps trying to cancel the job and to see it leave the running state.",
     ).tag(config=True)
 
     output_tail_bytes = Integer(
-        2000, help="Bytes of the job's output shown when it ends before the server started.",
+        2000, min=0, help="Bytes of the job's output shown when it ends before the server started.",
     ).tag(config=True)
 
     def __init__(self, **kwargs):
@@ -200,7 +274,7 @@ class FirecrestSpawner(SlurmSpawner):
             names.insert(0, self.default_system)
         return names
 
-    # --- user options ------------------------------------------------------------------------------
+    # --- user options ---------------------------------------------------------------------------------
 
     async def validate_user_options(self, user_options: dict) -> JobOptions:
         """`user_options` checked against the allow-list and the chosen partition, or a 400."""
@@ -236,7 +310,7 @@ class FirecrestSpawner(SlurmSpawner):
         else:
             await super()._run_apply_user_options(user_options)
 
-    # --- state -------------------------------------------------------------------------------------
+    # --- state ----------------------------------------------------------------------------------------
 
     def load_state(self, state):
         super().load_state(state)
@@ -269,7 +343,7 @@ class FirecrestSpawner(SlurmSpawner):
             if db is not None:
                 db.commit()
 
-    # --- the job -----------------------------------------------------------------------------------
+    # --- the job --------------------------------------------------------------------------------------
 
     def user_env(self, env):
         # batchspawner reads USER, HOME and SHELL from the hub host's passwd, where cluster users need

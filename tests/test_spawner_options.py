@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import subprocess
 import time
@@ -10,8 +11,12 @@ from types import SimpleNamespace
 import pytest
 import requests
 from conftest import HUB_URL
+from batchspawner import JobStatus
 from jupyterhub import apihandlers
+from jupyterhub.spawner import Spawner
 from tornado.httputil import HTTPFile
+from traitlets import TraitError, TraitType
+from traitlets.config import Config
 
 from firecrest_hub.compute import Job, Node, Partition, QueueSnapshot
 from firecrest_hub.compute.slurm_output import parse_key_values
@@ -28,7 +33,7 @@ from spawner.options import (
 )
 from spawner.port_report import PortRefused, PortReportHandler, parse_port_report
 from spawner.progress import progress_event
-from spawner.spawner import SpawnFailure, first_node
+from spawner.spawner import SpawnFailure, UnusedOption, first_node
 
 # What `scontrol -o show partition` / `show node` print on a small cluster with a GPU partition.
 DEBUG = ("PartitionName=debug AllowGroups=ALL AllowAccounts=ALL Default=YES DefaultTime=NONE "
@@ -314,6 +319,99 @@ def test_secrets_of_the_hub_are_not_exported(monkeypatch):
     spawner = FirecrestSpawner()
     spawner.get_env = lambda: {"JUPYTERHUB_API_TOKEN": "t", "JPY_API_TOKEN": "t", "JUPYTERHUB_USER": "alice"}
     assert spawner.job_environment() == {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_USER": "alice"}
+
+
+# batchspawner's options (its classes in FirecrestSpawner's ancestry, less JupyterHub's own Spawner options
+# that it re-declares, such as start_timeout and ip), read from the installed batchspawner.
+BATCHSPAWNER_OPTIONS = {
+    name
+    for cls in FirecrestSpawner.__mro__ if cls.__module__.startswith("batchspawner")
+    for name, trait in vars(cls).items() if isinstance(trait, TraitType) and trait.metadata.get("config")
+} - set(Spawner.class_trait_names(config=True))
+USED_BATCHSPAWNER_OPTIONS = {"batch_script", "req_prologue", "req_epilogue", "req_options", "startup_poll_interval"}
+REFUSED_BATCHSPAWNER_OPTIONS = sorted(BATCHSPAWNER_OPTIONS - USED_BATCHSPAWNER_OPTIONS)
+
+
+def test_every_batchspawner_option_is_either_used_or_refused():
+    refused_here = {name for name, trait in FirecrestSpawner.class_traits().items() if isinstance(trait, UnusedOption)}
+    assert USED_BATCHSPAWNER_OPTIONS < BATCHSPAWNER_OPTIONS
+    assert refused_here == set(REFUSED_BATCHSPAWNER_OPTIONS)
+    assert len(REFUSED_BATCHSPAWNER_OPTIONS) == 24
+
+
+@pytest.mark.parametrize("name", REFUSED_BATCHSPAWNER_OPTIONS)
+@pytest.mark.parametrize("value", ["4G", 4])
+def test_a_batchspawner_option_without_effect_is_refused_saying_what_to_use(name, value):
+    refusal = rf"^FirecrestSpawner does not use batchspawner's {name}; \S.{{20,}}"
+    with pytest.raises(TraitError, match=refusal) as caught:
+        FirecrestSpawner(config=Config({"FirecrestSpawner": {name: value}}))
+    advice = str(caught.value).split("; ", 1)[1]
+    assert "c." in advice  # it names the option (or section) that does the job
+    assert FirecrestSpawner().trait_metadata(name, "help").startswith("Not used by FirecrestSpawner, and refused: ")
+
+
+@pytest.mark.parametrize("section", ["SlurmSpawner", "BatchSpawnerBase", "Spawner"])
+def test_a_batchspawner_option_is_refused_in_any_section_the_spawner_reads(section):
+    with pytest.raises(TraitError, match="does not use batchspawner's req_memory; use c.FirecrestSpawner.option_defa"):
+        FirecrestSpawner(config=Config({section: {"req_memory": "8G"}}))
+
+
+def test_jupyterhubs_own_spawner_options_keep_working():
+    config = Config({
+        "Spawner": {"environment": {"OMP_NUM_THREADS": "4"}, "env_keep": ["LANG"], "default_url": "/lab",
+                    "start_timeout": 600},
+        "FirecrestSpawner": {"ip": "127.0.0.1", "http_timeout": 90, "poll_interval": 20, "args": ["--debug"]},
+    })
+    spawner = FirecrestSpawner(config=config)
+    assert (spawner.environment, spawner.env_keep, spawner.default_url) == ({"OMP_NUM_THREADS": "4"}, ["LANG"], "/lab")
+    assert (spawner.start_timeout, spawner.ip, spawner.http_timeout, spawner.poll_interval) == (
+        600, "127.0.0.1", 90, 20)
+    assert "--debug" in spawner.get_args()
+
+
+def test_the_batchspawner_options_it_uses_reach_the_batch_script():
+    spawner = FirecrestSpawner(notebook_env="/opt/nb", req_prologue="module load python", req_epilogue="echo done",
+                               req_options="--qos=interactive --constraint=mc")
+    spawner.job_environment = lambda: {}
+    options = JobOptions(system="cluster", partition="debug", nodes=1, cpus=1, memory=1024, gpus=0, runtime=60)
+    script = spawner.render_batch_script(options)
+    assert "#SBATCH --qos=interactive --constraint=mc\n" in script
+    assert script.index("module load python\n") < script.index("/opt/nb/bin/firecrest-singleuser") < script.index(
+        "echo done\n")
+    spawner.batch_script = "#!/bin/sh\n#SBATCH --cpus-per-task={{ options.cpus }} {{ extra_directives }}\n"
+    assert spawner.render_batch_script(options) == (
+        "#!/bin/sh\n#SBATCH --cpus-per-task=1 --qos=interactive --constraint=mc\n")
+
+
+async def test_a_starting_job_is_looked_at_every_startup_poll_interval(monkeypatch):
+    looks = iter([JobStatus.PENDING, JobStatus.PENDING, JobStatus.NOTFOUND])
+
+    class StartingSpawner(FirecrestSpawner):
+        async def query_job_status(self):
+            return next(looks)
+
+    async def no_sftp():
+        raise OSError("no SFTP in this test")
+
+    waits, real_sleep = [], asyncio.sleep
+
+    async def sleep(seconds):
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    spawner = StartingSpawner(startup_poll_interval=0.25)
+    spawner.job_id = "42"
+    with pytest.raises(SpawnFailure, match="job 42 left the queue before JupyterLab started"):
+        await spawner._wait_until_answering(SimpleNamespace(sftp=no_sftp))
+    assert waits == [0.25, 0.25]
+
+
+@pytest.mark.parametrize("name, beyond", [("startup_poll_interval", 0), ("limits_max_age", -1), ("stop_timeout", -1),
+                                          ("output_tail_bytes", -1)])
+def test_the_spawners_numbers_have_bounds(name, beyond):
+    with pytest.raises(TraitError, match=name):
+        FirecrestSpawner(config=Config({"FirecrestSpawner": {name: beyond}}))
 
 
 def job(state: str, reason: str = "None", nodelist: str = "") -> Job:
