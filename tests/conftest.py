@@ -149,3 +149,36 @@ async def api(tmp_path):
 
     async with serve_api(tmp_path) as served:
         yield served
+
+
+# -- the unmodified pyfirecrest v1 client, as a gateway or script uses it with a hub token -------------
+
+
+class HubToken:
+    """What pyfirecrest asks of an authorization object: a current access token (here a hub API token)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def get_access_token(self) -> str:
+        return self.token
+
+
+def pyfirecrest_client(token: str, *, asynchronous: bool = False):
+    """pyfirecrest's v1 client (or its AsyncFirecrest) on the demo's API, acting with `token`."""
+    from firecrest.v1 import AsyncFirecrest, Firecrest
+
+    kind = AsyncFirecrest if asynchronous else Firecrest
+    return kind(firecrest_url=API_URL, authorization=HubToken(token))
+
+
+@pytest.fixture
+def client(alice_token):
+    """alice's pyfirecrest v1 client."""
+    return pyfirecrest_client(alice_token)
+
+
+@pytest.fixture
+def bob_client(bob_token):
+    """bob's pyfirecrest v1 client."""
+    return pyfirecrest_client(bob_token)

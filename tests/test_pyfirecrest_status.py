@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from firecrest.FirecrestException import NotFound
 from firecrest.utilities import missing_api_features
-from firecrest.v1 import AsyncFirecrest, Firecrest
 
-from conftest import API_URL
+from conftest import pyfirecrest_client, wait_for
 from firecrest_hub.status import SERVICES
 
 pytestmark = pytest.mark.cluster
@@ -17,25 +14,11 @@ pytestmark = pytest.mark.cluster
 MACHINE = "cluster"
 
 
-class HubToken:
-    """What pyfirecrest asks of an authorization object: a current access token."""
-
-    def __init__(self, token: str):
-        self.token = token
-
-    def get_access_token(self) -> str:
-        return self.token
-
-
-@pytest.fixture
-def client(alice_token) -> Firecrest:
-    client = Firecrest(firecrest_url=API_URL, authorization=HubToken(alice_token))
-    # The service may just have been restarted: wait for its first health check, as a script would.
-    deadline = time.monotonic() + 30
-    while any("not checked yet" in system["description"] for system in client.all_systems()):
-        assert time.monotonic() < deadline, "the service's health checks did not report within 30 s"
-        time.sleep(0.5)
-    return client
+@pytest.fixture(autouse=True)
+def checked(client) -> None:
+    """The service may just have been restarted: wait for its first health check, as a script would."""
+    wait_for(lambda: not any("not checked yet" in system["description"] for system in client.all_systems()),
+             30, interval=0.5, what="the service's first health checks")
 
 
 def test_all_systems(client):
@@ -59,7 +42,7 @@ def test_service(client):
     assert (service["service"], service["status"], service["status_code"]) == ("compute", "available", 200)
     assert service["description"] == "Slurm answers on every system"
     with pytest.raises(NotFound):
-        client.service("reservations")
+        client.service("nonexistent")
 
 
 def test_parameters_enable_every_v1_feature(client):
@@ -88,7 +71,7 @@ def test_filesystems(client):
 
 
 async def test_the_async_client_reads_the_same(client, alice_token):
-    async_client = AsyncFirecrest(firecrest_url=API_URL, authorization=HubToken(alice_token))
+    async_client = pyfirecrest_client(alice_token, asynchronous=True)
     try:
         assert await async_client.all_systems() == client.all_systems()
         assert (await async_client.service("storage"))["status"] == "available"

@@ -8,28 +8,11 @@ import uuid
 
 import pytest
 from firecrest.FirecrestException import FirecrestException, HeaderException
-from firecrest.v1 import Firecrest
 
-from conftest import API_URL
 
 pytestmark = pytest.mark.cluster
 
 MACHINE = "cluster"
-
-
-class HubToken:
-    """What pyfirecrest asks of an authorization object: a current access token."""
-
-    def __init__(self, token: str):
-        self.token = token
-
-    def get_access_token(self) -> str:
-        return self.token
-
-
-@pytest.fixture
-def client(alice_token) -> Firecrest:
-    return Firecrest(firecrest_url=API_URL, authorization=HubToken(alice_token))
 
 
 @pytest.fixture
@@ -139,7 +122,7 @@ async def test_compress_and_extract(client, work, alice):
     assert await on_disk(alice, "cat", "--", f"{work}/out/d/inner.txt") == "inner"
 
 
-async def test_errors_are_header_exceptions(client, work, bob_token, alice):
+async def test_errors_are_header_exceptions(client, work, bob_client, alice):
     with pytest.raises(HeaderException) as outside:
         client.list_files(MACHINE, "/etc")
     assert "X-Invalid-Path" in outside.value.responses[-1].headers
@@ -148,9 +131,8 @@ async def test_errors_are_header_exceptions(client, work, bob_token, alice):
     assert "X-Invalid-Path" in missing.value.responses[-1].headers
 
     await on_disk(alice, "chmod", "600", "--", f"{work}/f.txt")
-    bob = Firecrest(firecrest_url=API_URL, authorization=HubToken(bob_token))
     with pytest.raises(HeaderException) as denied:
-        bob.view(MACHINE, f"{work}/f.txt")
+        bob_client.view(MACHINE, f"{work}/f.txt")
     assert "X-Permission-Denied" in denied.value.responses[-1].headers
     with pytest.raises(FirecrestException):
         client.simple_upload(MACHINE, io.BytesIO(b"x" * (6 * 1024 * 1024)), work, filename="big.bin")
