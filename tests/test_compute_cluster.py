@@ -10,6 +10,7 @@ import time
 import pytest
 from traitlets.config import Config
 
+from conftest import async_wait_for
 from firecrest_hub.compute import JobRequest, SlurmScheduler
 from firecrest_hub.errors import InvalidInput, NotFound, PermissionDenied, SubmissionRejected, UnknownJob
 
@@ -38,26 +39,24 @@ async def workdir(alice):
 async def states_until_finished(scheduler, session, jobid, timeout=30.0) -> list[str]:
     """Every distinct state the shared cache shows for the job, until it has finished."""
     seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def finished():
         state = (await scheduler.job(session, jobid)).state
         if not seen or seen[-1] != state:
             seen.append(state)
-        if state in FINISHED:
-            return seen
-        await asyncio.sleep(0.2)
-    pytest.fail(f"job {jobid} did not finish within {timeout} s; states seen: {seen}")
+        return seen if state in FINISHED else None
+
+    return await async_wait_for(finished, timeout, interval=0.2, what=f"job {jobid} to finish (states seen: {seen})")
 
 
 async def accounted_record(scheduler, session, jobid, timeout=20.0):
     """The job's record in sacct, once slurmdbd has its final state (it lags slurmctld a little)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def accounted():
         records = await scheduler.accounting(session, jobids=[jobid])
-        if records and records[0].state in FINISHED:
-            return records[0]
-        await asyncio.sleep(0.3)
-    pytest.fail(f"sacct did not report job {jobid} finished within {timeout} s")
+        return records[0] if records and records[0].state in FINISHED else None
+
+    return await async_wait_for(accounted, timeout, interval=0.3, what=f"sacct to report job {jobid} finished")
 
 
 async def read_file(session, path: str) -> str:

@@ -6,6 +6,7 @@ import time
 import asyncssh
 import pytest
 
+from conftest import async_wait_for
 from firecrest_hub.errors import CommandTimeout, OutputTooLarge, PermissionDenied, ClusterUnreachable
 from firecrest_hub.config import System
 
@@ -73,7 +74,14 @@ async def test_timeout_stops_the_remote_command(alice):
     marker = f"/tmp/firecrest-timeout-{time.time_ns()}"
     with pytest.raises(CommandTimeout):
         await alice.run(["bash", "-c", f"sleep 5; touch {marker}"], timeout=1)
-    await asyncio.sleep(5)
+
+    async def stopped():
+        # "[f]irecrest" matches the marker, but not the command line of the shell that runs pgrep.
+        pattern = marker.replace("/firecrest-", "/[f]irecrest-")
+        return (await alice.run(["pgrep", "-f", "--", pattern])).exit_status == 1
+
+    # The shell that would touch the marker is gone, so it never will.
+    await async_wait_for(stopped, 4, what="the timed-out command to be killed")
     assert (await alice.run(["test", "-e", marker])).exit_status == 1
 
 
@@ -115,7 +123,10 @@ async def test_a_closed_sftp_channel_is_replaced(alice):
     sftp = await alice.sftp()
     sftp.exit()
     await sftp.wait_closed()
-    await asyncio.sleep(0)
-    fresh = await alice.sftp()
-    assert fresh is not sftp
+
+    async def replaced():
+        fresh = await alice.sftp()
+        return fresh if fresh is not sftp else None
+
+    fresh = await async_wait_for(replaced, 5, interval=0.01, what="a new SFTP channel")
     assert (await fresh.stat("/home/alice")).permissions is not None
