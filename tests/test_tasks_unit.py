@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from conftest import async_wait_for
 from firecrest_hub.errors import InvalidInput
 from firecrest_hub.tasks import EventHub, TaskRunner, TaskStore, TaskStoreUnavailable, TooManyStreams, codes
 from firecrest_hub.tasks.store import TaskStoreNotPrivate
@@ -81,17 +82,11 @@ async def orphan(store, *, user="alice", kind="submit", status=codes.IN_PROGRESS
     return task
 
 
-async def until(predicate, timeout=10.0):
-    async with asyncio.timeout(timeout):
-        while not await predicate():
-            await asyncio.sleep(0.02)
-
-
 async def final(store, task, timeout=10.0):
     async def done():
         return (await store.get(task.user, task.id)).finished
 
-    await until(done, timeout)
+    await async_wait_for(done, timeout, interval=0.02, what=f"task {task.id} to finish")
     return await store.get(task.user, task.id)
 
 
@@ -188,7 +183,7 @@ async def test_work_runs_in_the_background_and_its_result_is_recorded(store, mak
 
     task = await runner.start("alice", "compute", "cluster", work, kind="submit", params={"script": "/x"})
     assert task.status == codes.QUEUED
-    await until(lambda: _status_is(store, task, codes.IN_PROGRESS))
+    await async_wait_for(lambda: _status_is(store, task, codes.IN_PROGRESS), 10, interval=0.02)
     release.set()
     done = await final(store, task)
     assert (done.status, done.data) == ("200", {"result": "Job submitted", "jobid": "42"})
@@ -350,7 +345,7 @@ async def test_a_stopping_runner_hands_its_work_to_the_next_one(store, make_runn
         await asyncio.sleep(3600)
 
     task = await first.start("alice", "compute", "cluster", slow, kind="submit")
-    await until(lambda: _status_is(store, task, codes.IN_PROGRESS))
+    await async_wait_for(lambda: _status_is(store, task, codes.IN_PROGRESS), 10, interval=0.02)
     await first.close()
     left = await store.get("alice", task.id)
     assert (left.finished, left.runner, left.lease_until) == (False, None, None)
@@ -381,17 +376,13 @@ async def test_work_that_lost_its_task_stops_without_writing(store, make_runner)
             raise
 
     task = await runner.start("alice", "compute", "cluster", work, kind="submit")
-    await until(lambda: _status_is(store, task, codes.IN_PROGRESS))
+    await async_wait_for(lambda: _status_is(store, task, codes.IN_PROGRESS), 10, interval=0.02)
     await store.fail(task.id, "stopped by an administrator")
     step.set()
-    await until(lambda: _true(outcome))
+    await async_wait_for(lambda: outcome, 10, interval=0.02, what="the work to end")
     await asyncio.sleep(0.1)
     assert outcome == ["TaskTakenOver"]
     assert (await store.get("alice", task.id)).data == "stopped by an administrator"
-
-
-async def _true(value):
-    return bool(value)
 
 
 async def test_a_stuck_task_of_another_replica_is_failed_after_its_deadline(store, make_runner):
