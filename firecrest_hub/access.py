@@ -19,7 +19,7 @@ import time
 from .compute import SlurmScheduler
 from .config import System, Systems
 from .delegation import CertificateAuthority
-from .errors import FirecrestError, InvalidInput, PermissionDenied
+from .errors import DependencyUnavailable, FirecrestError, InvalidInput, PermissionDenied
 from .identity import AccountMapper
 from .numbers import parse_whole_number
 from .remote import CommandResult, ConnectionPool, RemoteCommand, RemoteSession
@@ -79,6 +79,14 @@ class Access:
         """The system's service account, for what the service reads for everyone (the queue, health);
         `purpose` names it in the certificate's key id."""
         return self.pool.session(system, system.service_account, purpose)
+
+    def operator_session(self, system: System, purpose: str) -> RemoteSession:
+        """The system's reservation account, with Slurm operator rights, for the reservation commands the
+        service runs for a user once it has checked them; DependencyUnavailable if the system has none."""
+        if not system.reservation_account:
+            raise DependencyUnavailable(f"system {system.name!r} offers no reservations: no reservation_account "
+                                        "is configured for it")
+        return self.pool.session(system, system.reservation_account, purpose)
 
     async def hub_users_for(self, account: str, system: System) -> list[str]:
         """The hub users who act as `account` on `system` (the inverse of the mapping, within the policy)."""

@@ -49,6 +49,12 @@ class SchedulerUnavailable(DependencyUnavailable):
     """The workload manager does not answer (slurmctld down or unreachable)."""
 
 
+class ReservationRefused(CommandFailed):
+    """Slurm or the reservation policy refused to create, change or delete a reservation (not the caller's,
+    an account they are not in, too many of theirs, nodes busy); nothing changed. v1 answers these 400
+    with the reason, like any failed command."""
+
+
 class SubmissionRejected(FirecrestError):
     """The scheduler refused a job; the description carries its reason."""
 

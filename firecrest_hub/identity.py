@@ -2,9 +2,9 @@
 
 The mapping (`AccountMapper.accounts`) names an account; the policy then refuses, before any
 certificate is signed, every account that is not an ordinary user's: names on the deny list, the
-service accounts of the systems, and accounts whose uid on the system is below `min_uid`. An
-authenticator that admits arbitrary names (most OAuthenticators do) thus cannot hand out `root`,
-`slurm` or the service's own account. The uid check needs the system, so it lives in `access.py`;
+service and reservation accounts of the systems, and accounts whose uid on the system is below
+`min_uid`. An authenticator that admits arbitrary names (most OAuthenticators do) thus cannot hand out
+`root`, `slurm` or the service's own accounts. The uid check needs the system, so it lives in `access.py`;
 everything that can be decided from the name alone is decided here.
 """
 
@@ -42,7 +42,8 @@ class AccountMapper(Configurable):
         Unicode(),
         default_value={"root", "nobody", "daemon", "bin", "sys", "slurm", "munge", "mysql", "postgres", "sshd"},
         help="""Cluster accounts no hub user may act as, whatever the mapping says. Each system's
-        `service_account` is always denied as well, and so is any account below `min_uid`.""",
+        `service_account` and `reservation_account` are always denied as well, and so is any account below
+        `min_uid`.""",
     ).tag(config=True)
 
     min_uid = Integer(
@@ -65,7 +66,7 @@ class AccountMapper(Configurable):
         account = self._mapped(hub_user, system.name) or hub_user
         if not is_posix_account(account):
             raise PermissionDenied(f"hub user {hub_user!r} has no valid account on system {system.name!r}")
-        if account in self.denied_accounts or account == system.service_account:
+        if account in self.denied_accounts or account in (system.service_account, system.reservation_account):
             raise PermissionDenied(
                 f"hub user {hub_user!r} would act as {account!r} on system {system.name!r}, "
                 "an account reserved for the system or the service; ask the administrators for a mapping")
