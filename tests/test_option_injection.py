@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 import re
 import shlex
+from datetime import datetime
 
 import pytest
 
@@ -29,6 +30,8 @@ from firecrest_hub.errors import InvalidInput
 from firecrest_hub.filesystem import commands as files
 from firecrest_hub.jobs.submission import FindMarkedJobs
 from firecrest_hub.remote import RemoteCommand, to_shell
+from firecrest_hub.reservations import ReservationRequest
+from firecrest_hub.reservations import commands as reserving
 from firecrest_hub.staging import commands as staging
 from firecrest_hub.status.probes import CheckDirectory, CheckLogin, PingScheduler
 from firecrest_hub.transfers import Rsync
@@ -36,6 +39,12 @@ from firecrest_hub.transfers import Rsync
 HOSTILE = ["-V", "--help", "-rf"]
 LIMITS = staging.CurlLimits()
 URL = "https://s3.example.org/bucket/key?X-Amz-Signature=abc"
+START, END = datetime(2027, 6, 1, 8), datetime(2027, 6, 1, 9)
+
+
+def _reservation(name: str = "r1", node_type: str = "debug", account: str | None = "demo") -> ReservationRequest:
+    return ReservationRequest(name, 1, node_type, START, END, account)
+
 
 # command class -> what builds it from one hostile value, in every place a user's value can reach.
 FACTORIES = {
@@ -78,6 +87,15 @@ FACTORIES = {
     staging.AllocatedBytes: lambda v: staging.AllocatedBytes(v),
     staging.PushParts: lambda v: staging.PushParts(v, [(1, 0, 1, URL)], LIMITS),
     staging.Sha256: lambda v: staging.Sha256(v, 60),
+    # Every user value of the reservation commands is refused when hostile (REFUSED below); built with
+    # good values, their argv is still checked.
+    reserving.ShowReservation: lambda v: reserving.ShowReservation("r1"),
+    reserving.ListAccounts: lambda v: reserving.ListAccounts("alice"),
+    reserving.CreateReservation: lambda v: reserving.CreateReservation(_reservation(), "alice",
+                                                                       ("PartitionName", "debug")),
+    reserving.UpdateReservation: lambda v: reserving.UpdateReservation(_reservation(account=None),
+                                                                       ("Features", "debug")),
+    reserving.DeleteReservation: lambda v: reserving.DeleteReservation("r1"),
 }
 
 # Each input that must be refused: it would otherwise reach a tool as an operand it cannot tell from an option.
@@ -95,6 +113,14 @@ REFUSED = {
     "chown owner": lambda v: files.ChangeOwner("/home/a/f", v, None),
     "chown group": lambda v: files.ChangeOwner("/home/a/f", None, v),
     "archive extension": lambda v: files.Extract("/home/a/x.zip", "/home/a/out", v),
+    "reservation to show": lambda v: reserving.ShowReservation(v),
+    "reservation to delete": lambda v: reserving.DeleteReservation(v),
+    "reservation to create": lambda v: reserving.CreateReservation(_reservation(v), "alice", ("PartitionName", "d")),
+    "reservation's account": lambda v: reserving.CreateReservation(_reservation(account=v), "alice",
+                                                                   ("PartitionName", "debug")),
+    "reservation's user": lambda v: reserving.CreateReservation(_reservation(), v, ("PartitionName", "debug")),
+    "account member": lambda v: reserving.ListAccounts(v),
+    "reservation's node type": lambda v: reserving.UpdateReservation(_reservation(node_type=v), ("Features", v)),
 }
 
 # A word that carries a value glued to its option or its name, so that no tool reads the value as an option.

@@ -1,8 +1,8 @@
 """The FirecREST v1 compatible REST API; each module lists its routes next to its handlers."""
 
-from . import compute, docs, status, storage_external, storage_internal, tasks, utilities
+from . import compute, docs, reservations, status, storage_external, storage_internal, tasks, utilities
 
-AREAS = [status, tasks, utilities, compute, storage_internal, storage_external, docs]
+AREAS = [status, tasks, utilities, compute, storage_internal, storage_external, reservations, docs]
 
 
 def routes(prefix: str) -> list:
