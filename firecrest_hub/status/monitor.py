@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 
 # FirecREST v1's microservices, which are parts of this one process; each is available when what it
 # depends on works: certificator the user CA, utilities sshd of every system, compute Slurm of every
-# system, storage the S3 object store, tasks the task database. v1's `reservations` is left out: this
-# service has no /reservations endpoints.
-SERVICES = ("certificator", "utilities", "compute", "storage", "tasks", "status")
+# system, storage the S3 object store, tasks the task database, reservations Slurm of every system that
+# has a reservation_account (and there must be one).
+SERVICES = ("certificator", "utilities", "compute", "storage", "tasks", "reservations", "status")
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,10 @@ class StatusProbes(Configurable):
             services[service[0]] = service[1]
         services["utilities"] = _all_of(systems.values(), "login", "sshd accepts our certificates on every system")
         services["compute"] = _all_of(systems.values(), "scheduler", "Slurm answers on every system")
+        reserving = [systems[system.name] for system in self.systems if system.reservation_account]
+        services["reservations"] = (
+            _all_of(reserving, "scheduler", "Slurm answers on every system that offers reservations") if reserving
+            else Health(False, "no system offers reservations: none has a reservation_account"))
         self._report = HealthReport(services, systems, self._report.checked_at)
 
 
