@@ -31,3 +31,4 @@ def test_the_wheel_holds_templates_static_files_and_the_batch_script(tmp_path):
     assert "firecrest_hub/api/openapi.yaml" in names
     # Scripts that run on the systems travel as package files.
     assert {"firecrest_hub/compute/scripts/sbatch-with-env.sh", "firecrest_hub/filesystem/scripts/extract.sh"} <= set(names)
+    assert {f"firecrest_hub/staging/scripts/{name}.sh" for name in ("fetch-pieces", "push-parts", "transfer-job")} <= set(names)

@@ -26,11 +26,12 @@ from botocore.config import Config as BotoConfig
 from traitlets.config import Application
 
 from firecrest_hub.access import Access
+from firecrest_hub.api.storage_external import COMPLETE_PATH, PARTS_PATH
 from firecrest_hub.staging import ObjectStore, Staging
-from firecrest_hub.staging.cluster import TransferJob
+from firecrest_hub.staging.batch import TransferJob
 from firecrest_hub.tasks import Tasks
 
-from conftest import API_URL
+from conftest import API_URL, async_wait_for, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -39,6 +40,8 @@ MiB = 1024 * 1024
 FINAL = {"114", "115", "117", "118"}
 # For in-process tests of transfers that run as Slurm jobs on the transfer partition.
 JOB_THRESHOLD = 32 * MiB
+# What the API passes to an in-process Staging's uploads.
+MULTIPART_PATHS = {"parts": PARTS_PATH, "complete": COMPLETE_PATH}
 
 
 def call(token: str, method: str, path: str, *, machine: bool = True, headers=None, **kwargs):
@@ -52,14 +55,14 @@ def task_of(token: str, task_id: str) -> dict:
     return response.json()["task"]
 
 
-def wait_for(token: str, task_id: str, statuses, timeout: float = 90) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_for_status(token: str, task_id: str, statuses, timeout: float = 90) -> dict:
+    """The task once it is at one of `statuses`, or has finished."""
+
+    def reached():
         task = task_of(token, task_id)
-        if task["status"] in statuses or task["status"] in FINAL:
-            return task
-        assert time.monotonic() < deadline, f"task stuck at {task['status']}: {task['data']}"
-        time.sleep(0.1)
+        return task if task["status"] in statuses or task["status"] in FINAL else None
+
+    return wait_for(reached, timeout, what=f"task {task_id} at one of {sorted(statuses)}")
 
 
 def started(response) -> str:
@@ -109,7 +112,7 @@ async def test_multipart_upload_with_parts_and_completion(alice_token, alice, wo
     digest = hashlib.sha256(data).hexdigest()
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": "/local/big.bin", "targetPath": work, "size": str(len(data)), "sha256": digest}))
-    task = wait_for(alice_token, task_id, {"111"})
+    task = wait_for_status(alice_token, task_id, {"111"})
     multipart = task["data"]["msg"]["multipart"]
     assert multipart["part_count"] == 3 and multipart["method"] == "PUT"
     assert task["data"]["bytes_total"] == len(data)
@@ -141,7 +144,7 @@ async def test_multipart_upload_with_parts_and_completion(alice_token, alice, wo
                 headers={"X-Task-Id": task_id})
     assert done.status_code == 200, done.text
 
-    task = wait_for(alice_token, task_id, FINAL)
+    task = wait_for_status(alice_token, task_id, FINAL)
     assert task["status"] == "114", task["data"]
     assert task["data"]["sha256"] == digest and task["data"]["bytes_done"] == len(data)
     assert await cluster_sha256(alice, f"{work}/big.bin") == digest
@@ -153,24 +156,25 @@ async def test_parts_reach_the_system_while_the_client_uploads(alice_token, alic
     data = os.urandom(24 * MiB + 1)
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": "/local/piped.bin", "targetPath": work, "size": str(len(data))}))
-    wait_for(alice_token, task_id, {"111"})
+    wait_for_status(alice_token, task_id, {"111"})
     parts = call(alice_token, "GET", "/storage/xfer-external/upload/parts", machine=False,
                  headers={"X-Task-Id": task_id}).json()["parts"]
     for part in parts:
         assert requests.put(part["url"], data=data[part["offset"]:part["offset"] + part["size"]],
                             timeout=60).status_code == 200
     # Not completed yet, and already every byte is on the system.
-    deadline = time.monotonic() + 30
-    while (task := task_of(alice_token, task_id))["data"]["bytes_done"] < len(data):
-        assert task["status"] == "111" and time.monotonic() < deadline, task
-        time.sleep(0.2)
-    assert task["status"] == "111"
+    def all_on_the_system():
+        task = task_of(alice_token, task_id)
+        assert task["status"] == "111", task
+        return task["data"]["bytes_done"] == len(data)
+
+    wait_for(all_on_the_system, 30, interval=0.2, what="every byte on the system")
     assert await listing(alice, work) != ["piped.bin"]
     for _ in range(2):  # a retried completion is answered alike
         done = call(alice_token, "POST", "/storage/xfer-external/upload/complete", machine=False,
                     headers={"X-Task-Id": task_id})
         assert done.status_code == 200, done.text
-    task = wait_for(alice_token, task_id, FINAL)
+    task = wait_for_status(alice_token, task_id, FINAL)
     assert task["status"] == "114", task["data"]
     assert await cluster_sha256(alice, f"{work}/piped.bin") == hashlib.sha256(data).hexdigest()
     assert await listing(alice, work) == ["piped.bin"]
@@ -181,10 +185,10 @@ async def test_checksum_mismatch_fails_and_writes_nothing(alice_token, alice, wo
     local.write_bytes(os.urandom(3 * MiB))
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": str(local), "targetPath": f"{work}/data.bin", "sha256": "0" * 64}))
-    msg = wait_for(alice_token, task_id, {"111"})["data"]["msg"]
+    msg = wait_for_status(alice_token, task_id, {"111"})["data"]["msg"]
     assert msg["parameters"]["method"] == "PUT" and msg["parameters"]["files"] == str(local)
     subprocess.run(shlex.split(msg["command"]), check=True, timeout=60)  # as pyfirecrest runs it
-    task = wait_for(alice_token, task_id, FINAL)
+    task = wait_for_status(alice_token, task_id, FINAL)
     assert task["status"] == "115"
     assert "sha256" in task["data"]["msg"] and "nothing was written" in task["data"]["msg"]
     assert (task["data"]["source"], task["data"]["target"]) == (str(local), f"{work}/data.bin")
@@ -196,7 +200,7 @@ async def test_download_then_invalidate(alice_token, alice, work):
     source = f"{work}/result.dat"
     assert (await alice.run(["bash", "-c", 'head -c 5000000 /dev/urandom > "$1"', "x", source])).ok
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/download", data={"sourcePath": source}))
-    task = wait_for(alice_token, task_id, FINAL)
+    task = wait_for_status(alice_token, task_id, FINAL)
     assert task["status"] == "117", task["data"]
     assert task["data"]["bytes_done"] == task["data"]["bytes_total"] == 5000000
     fetched = requests.get(task["data"]["url"], timeout=60)
@@ -212,7 +216,7 @@ async def test_download_then_invalidate(alice_token, alice, work):
 async def test_invalidating_an_awaited_upload_fails_it(alice_token, alice, work, demo_config):
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": "/local/x", "targetPath": work, "size": str(40 * MiB)}))
-    wait_for(alice_token, task_id, {"111"})
+    wait_for_status(alice_token, task_id, {"111"})
     url = call(alice_token, "GET", "/storage/xfer-external/upload/parts", machine=False,
                headers={"X-Task-Id": task_id}).json()["parts"][0]["url"]
     assert requests.put(url, data=os.urandom(8 * MiB), timeout=60).status_code == 200
@@ -225,16 +229,16 @@ async def test_invalidating_an_awaited_upload_fails_it(alice_token, alice, work,
                  headers={"X-Task-Id": task_id})
     assert parts.status_code == 400
     assert not object_exists(demo_config, url)
-    deadline = time.monotonic() + 15
-    while await listing(alice, work) or (await alice.run(["pgrep", "-u", "alice", "-f", "fetch-pieces"])).ok:
-        assert time.monotonic() < deadline, "the system still fetches, or left its temporary file"
-        await asyncio.sleep(0.2)
+    async def fetching_stopped():
+        return not await listing(alice, work) and not (await alice.run(["pgrep", "-u", "alice", "-f", "fetch-pieces"])).ok
+
+    await async_wait_for(fetching_stopped, 15, interval=0.2, what="the system to stop fetching and remove its file")
 
 
 async def test_another_users_task_is_not_found(alice_token, bob_token, work):
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": "/local/x", "targetPath": work, "size": str(20 * MiB)}))
-    wait_for(alice_token, task_id, {"111"})
+    wait_for_status(alice_token, task_id, {"111"})
     for method, path in (("POST", "invalidate"), ("GET", "upload/parts"), ("POST", "upload/complete")):
         response = call(bob_token, method, f"/storage/xfer-external/{path}", machine=False,
                         headers={"X-Task-Id": task_id})
@@ -413,27 +417,34 @@ async def staging_with(demo_config, tmp_path, system):
 async def final_state(staging: Staging, user: str, task_id: str, timeout: float) -> tuple:
     """The status of the task once it has finished, and its data: the reason of a failure, or what its
     owner sees of a success (with the URLs signed)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    async def finished():
         task = await staging.tasks.store.get(user, task_id)
-        if task.finished:
-            return task.status, (await staging.tasks.present(task))["data"] if task.status in ("114", "117") else task.data
-        assert time.monotonic() < deadline, f"task still at {task.status} after {timeout} s"
-        await asyncio.sleep(0.1)
+        return task if task.finished else None
+
+    task = await async_wait_for(finished, timeout, what=f"task {task_id} to finish")
+    return task.status, (await staging.tasks.present(task))["data"] if task.status in ("114", "117") else task.data
 
 
-async def upload_command(staging: Staging, task_id: str, timeout: float = 30) -> str:
+async def task_at(staging: Staging, task_id: str, status: str, timeout: float = 30):
+    """Alice's task, once it is at `status` (an unfinished one)."""
+
+    async def reached():
+        task = await staging.tasks.store.get("alice", task_id)
+        assert not task.finished, f"task ended at {task.status}: {task.data}"
+        return task if task.status == status else None
+
+    return await async_wait_for(reached, timeout, interval=0.05, what=f"task {task_id} at {status}")
+
+
+async def upload_command(staging: Staging, task_id: str) -> str:
     """v1's curl command of alice's upload, once the task hands it out (111)."""
-    deadline = time.monotonic() + timeout
-    while (task := await staging.tasks.store.get("alice", task_id)).status != "111":
-        assert time.monotonic() < deadline and not task.finished, f"task at {task.status}: {task.data}"
-        await asyncio.sleep(0.05)
+    task = await task_at(staging, task_id, "111")
     return (await staging.tasks.present(task))["data"]["msg"]["command"]
 
 
 async def test_store_down_while_an_upload_is_awaited(staging_with, work):
     staging = await staging_with(f"http://127.0.0.1:{closed_port()}")
-    task = await staging.start_upload("alice", MACHINE, "/local/f", f"{work}/f")
+    task = await staging.start_upload("alice", MACHINE, "/local/f", f"{work}/f", multipart_paths=MULTIPART_PATHS)
     started_at = time.monotonic()
     status, reason = await final_state(staging, "alice", task.id, 30)
     assert status == "115"
@@ -457,11 +468,10 @@ async def test_store_cut_during_the_transfer_to_the_system(staging_with, demo_co
     staging = await staging_with(f"http://127.0.0.1:{port}")
     local = tmp_path / "f.bin"
     local.write_bytes(os.urandom(8 * MiB))
-    task = await staging.start_upload("alice", MACHINE, str(local), f"{work}/f.bin")
+    task = await staging.start_upload("alice", MACHINE, str(local), f"{work}/f.bin", multipart_paths=MULTIPART_PATHS)
     upload = await asyncio.create_subprocess_exec(*shlex.split(await upload_command(staging, task.id)))
     assert await upload.wait() == 0
-    while (await staging.tasks.store.get("alice", task.id)).status != "113":
-        await asyncio.sleep(0.05)
+    await task_at(staging, task.id, "113")
     await asyncio.sleep(1)  # the system is now fetching, slowly
     await proxy.cut()
     status, reason = await final_state(staging, "alice", task.id, 60)
@@ -476,9 +486,9 @@ async def test_store_cut_during_the_transfer_to_the_system(staging_with, demo_co
 async def test_store_cut_while_the_system_awaits_parts(staging_with, demo_config, alice, work):
     proxy = CuttableProxy(urlparse(ObjectStore(config=demo_config).endpoint_url).port, rate=64 * MiB)
     staging = await staging_with(f"http://127.0.0.1:{await proxy.start()}")
-    task = await staging.start_upload("alice", MACHINE, "/local/p.bin", f"{work}/p.bin", size=24 * MiB)
-    while (current := await staging.tasks.store.get("alice", task.id)).status != "111":
-        await asyncio.sleep(0.05)
+    task = await staging.start_upload("alice", MACHINE, "/local/p.bin", f"{work}/p.bin", size=24 * MiB,
+                                      multipart_paths=MULTIPART_PATHS)
+    current = await task_at(staging, task.id, "111")
     first = (await staging.part_urls(current, 1, 1))["parts"][0]
     response = await asyncio.to_thread(requests.put, first["url"], data=os.urandom(first["size"]), timeout=60)
     assert response.status_code == 200
@@ -501,8 +511,11 @@ async def test_a_transfer_job_is_picked_up_after_a_restart(staging_with, alice, 
     assert (await alice.run(["bash", "-c", f'head -c {size} /dev/urandom > "$1"', "x", source])).ok
     first = await staging_with(database="restart", job_threshold=JOB_THRESHOLD)
     task = await first.start_download("alice", MACHINE, source, size)
-    while not (await first.tasks.store.get("alice", task.id)).params.get("jobid"):
-        await asyncio.sleep(0.02)
+
+    async def job_submitted():
+        return (await first.tasks.store.get("alice", task.id)).params.get("jobid")
+
+    await async_wait_for(job_submitted, 60, interval=0.02, what="the transfer job's submission")
     await first.tasks.runner.close()  # the service stops: its work is cancelled, its leases released
 
     def no_second_job(*args, **kwargs):
@@ -557,7 +570,8 @@ async def test_an_upload_fetched_by_a_transfer_job(staging_with, alice, work, tm
     data = os.urandom(40 * MiB)
     local.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
-    task = await staging.start_upload("alice", MACHINE, str(local), f"{work}/job.bin", sha256=digest)
+    task = await staging.start_upload("alice", MACHINE, str(local), f"{work}/job.bin", sha256=digest,
+                                      multipart_paths=MULTIPART_PATHS)
     upload = await asyncio.create_subprocess_exec(*shlex.split(await upload_command(staging, task.id)))
     assert await upload.wait() == 0
     status, data = await final_state(staging, "alice", task.id, 90)
@@ -574,11 +588,10 @@ async def test_an_upload_in_parts_fetched_by_a_transfer_job(staging_with, alice,
     data = os.urandom(40 * MiB)
     digest = hashlib.sha256(data).hexdigest()
     task = await staging.start_upload("alice", MACHINE, "/local/parts.bin", f"{work}/parts.bin", size=len(data),
-                                      sha256=digest)
-    while (current := await staging.tasks.store.get("alice", task.id)).status != "111":
-        await asyncio.sleep(0.05)
-    while not transfer_jobs:  # the job is submitted before any part is uploaded
-        await asyncio.sleep(0.05)
+                                      sha256=digest, multipart_paths=MULTIPART_PATHS)
+    current = await task_at(staging, task.id, "111")
+    # The job is submitted before any part is uploaded.
+    await async_wait_for(lambda: transfer_jobs, 60, interval=0.05, what="the transfer job's submission")
     for part in (await staging.part_urls(current, 1, 100))["parts"]:
         chunk = data[part["offset"]:part["offset"] + part["size"]]
         response = await asyncio.to_thread(requests.put, part["url"], data=chunk, timeout=60)

@@ -1,5 +1,5 @@
-"""Staging without the cluster: part plans, keys, the command objects (no URL in any argv), the job
-script, configuration checks, and the reading of the client's path."""
+"""Staging without the cluster: part plans, keys, the command objects (no URL in any argv), the batch
+scripts of transfers, configuration checks, and the reading of the client's path."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from firecrest_hub.api.storage_external import client_file_name
 from firecrest_hub.errors import InvalidInput
 from firecrest_hub.remote import CommandResult
 from firecrest_hub.staging import ObjectStore, Staging, plan_parts
-from firecrest_hub.staging.cluster import job_files, job_script
+from firecrest_hub.staging.batch import job_files, transfer_script
 from firecrest_hub.staging.commands import (
     CurlLimits, FetchObject, FetchPieces, PushFile, PushParts, TransferFailed, config_value,
 )
 from firecrest_hub.staging.objectstore import MAX_PARTS, MiB
+from firecrest_hub.transfers import Rsync, Transfer
 
 URL = "http://s3.example.org/bucket/upload/alice/0123/f?X-Amz-Signature=secret"
 
@@ -51,12 +52,12 @@ def test_part_plan_grows_parts_to_stay_within_the_part_limit():
 
 
 def test_parts_grow_with_the_file_up_to_one_put():
-    staging = _staging_with(objects=ObjectStore(part_size=8 * MiB), parallel_streams=2)
-    assert staging.part_size_for(20 * MiB) == 8 * MiB
-    assert staging.part_size_for(1024 * MiB) == 64 * MiB  # eight per stream
-    assert staging.part_size_for(1000 * MiB) == 63 * MiB  # in whole MiB
-    assert staging.part_size_for(200 * 1024 * MiB) == 5 * 1024 * MiB  # no part beyond S3's 5 GiB PUT
-    assert len(plan_parts(5 * 1024 * 1024 * MiB, staging.part_size_for(5 * 1024 * 1024 * MiB))) <= MAX_PARTS
+    settings = _staging_with(objects=ObjectStore(part_size=8 * MiB), parallel_streams=2).settings
+    assert settings.part_size_for(20 * MiB) == 8 * MiB
+    assert settings.part_size_for(1024 * MiB) == 64 * MiB  # eight per stream
+    assert settings.part_size_for(1000 * MiB) == 63 * MiB  # in whole MiB
+    assert settings.part_size_for(200 * 1024 * MiB) == 5 * 1024 * MiB  # no part beyond S3's 5 GiB PUT
+    assert len(plan_parts(5 * 1024 * 1024 * MiB, settings.part_size_for(5 * 1024 * 1024 * MiB))) <= MAX_PARTS
 
 
 def test_keys_are_per_user_and_unguessable():
@@ -90,7 +91,9 @@ def test_object_store_settings_are_checked():
 
 
 @pytest.mark.parametrize("setting", [{"parallel_streams": 0}, {"parallel_streams": 17}, {"poll_backoff": 0},
-                                     {"job_threshold": 0}, {"outage_grace": -1}])
+                                     {"max_poll_interval": 0}, {"progress_interval": 0}, {"job_threshold": 0},
+                                     {"min_transfer_rate": 0}, {"stall_timeout": 0}, {"outage_grace": -1},
+                                     {"sweep_interval": -1}])
 def test_staging_settings_are_checked(setting):
     with pytest.raises(TraitError):
         _staging_with(**setting)
@@ -99,6 +102,7 @@ def test_staging_settings_are_checked(setting):
 async def test_sweep_deletes_expired_downloads_and_what_reached_ended_uploads():
     class Objects:
         url_lifetime = 3600
+        part_size = 8 * MiB
         deleted: list[str] = []
 
         async def listing(self, prefix):
@@ -130,11 +134,12 @@ def _staging_with(objects=None, **settings):
 
     class FakeTasks:
         runner = Runner()
+        store = None
 
         def on_present(self, kind, view):
             pass
 
-    return Staging(objects, None, FakeTasks(), **settings)
+    return Staging(objects or ObjectStore(), None, FakeTasks(), **settings)
 
 
 def test_curl_commands_keep_urls_out_of_the_argv():
@@ -201,7 +206,7 @@ def test_fetch_ranges_fill_one_file_side_by_side(tmp_path):
     fetchers = [FetchPieces(str(target), [(offset, 12800, source.as_uri())], CurlLimits(), ranged=True)
                 for offset in (0, 12800)]
     for fetcher in reversed(fetchers):  # the far half first: the file has a hole until the first is done
-        assert not any("object" in word for word in fetcher.argv())
+        assert not any(source.as_uri() in word for word in fetcher.argv())
         result = run_script(fetcher)
         assert result.returncode == 0, result.stderr
     assert target.read_bytes() == data
@@ -300,17 +305,50 @@ def test_fetch_parts_gives_up_on_a_part_that_never_comes(web_folder):
     assert time.monotonic() - started < 10
 
 
-def test_job_script_feeds_each_command_its_stdin(tmp_path):
+def test_a_staging_job_script_feeds_each_command_its_stdin():
     limits = CurlLimits()
     commands = [PushParts("/home/alice/f", [(1, 0, 5, URL)], limits),
                 PushParts("/home/alice/f", [(2, 5, 5, URL + "2")], limits)]
-    script = job_script(commands, "abcd")
     log_file, exit_file = job_files("abcd")
+    script = transfer_script(commands, ["--output=/dev/null"], log_file=log_file, status_file=exit_file)
     assert script.startswith("#!/bin/bash\n#SBATCH --output=/dev/null\n")
-    assert f'exec 2>"$HOME/{log_file}"' in script and f'> "$HOME/{exit_file}"' in script
-    assert script.count(shlex.join(commands[0].argv())) == 2
+    assert f"\nlog_to {log_file}\n" in script and script.endswith(f"\nfinish {exit_file}\n")
+    assert script.count("start " + shlex.join(commands[0].argv())) == 2
     assert script.count(URL) == 2
     # The script is valid bash.
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+
+def test_a_transfer_job_runs_its_commands_side_by_side_and_fails_with_them(tmp_path):
+    """The script run by bash: each command gets its own here-document, stderr and the outcome land in
+    the home directory, and the job exits with the status of the command that failed."""
+
+    class Shell(PushParts):
+        def __init__(self, code: str, stdin: str | None):
+            self.code, self.text = code, stdin
+
+        def argv(self):
+            return ["bash", "-c", self.code]
+
+        def stdin(self):
+            return self.text
+
+    commands = [Shell('cat > "$HOME/first"; echo complaint >&2', "one\ntwo\n"),
+                Shell('read -r line; echo "$line" > "$HOME/second"; exit 3', "second\n"), Shell("cat", None)]
+    script = transfer_script(commands, [], log_file="log", status_file="exit")
+    result = subprocess.run(["bash", "-c", script], env={**os.environ, "HOME": str(tmp_path)},
+                            stdin=subprocess.DEVNULL, timeout=30)
+    assert result.returncode == 3
+    assert (tmp_path / "first").read_text() == "one\ntwo\n" and (tmp_path / "second").read_text() == "second\n"
+    assert (tmp_path / "log").read_text() == "complaint\n" and (tmp_path / "exit").read_text() == "3\n"
+
+
+def test_an_internal_transfer_job_is_one_quoted_command():
+    transfer = Transfer("rsync", Rsync("/home/alice/a b", "/home/alice/$(c)"), stage_out_job="42")
+    script = transfer.script()
+    assert script.startswith("#!/bin/bash\n#SBATCH --output=job-%j.out\n#SBATCH --error=job-%j.err\n"
+                             "#SBATCH --ntasks=1\n#SBATCH --dependency=afterok:42\n")
+    assert script.endswith("\nstart rsync --archive --verbose -- '/home/alice/a b' '/home/alice/$(c)'\nfinish\n")
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
 
 

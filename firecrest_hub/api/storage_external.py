@@ -27,6 +27,9 @@ from ..staging.objectstore import MAX_OBJECT_SIZE
 from .base import APIError, APIHandler
 from .utilities import UtilitiesHandler
 
+# The multipart extension's paths, which an upload in parts names in its task data (`data.msg.multipart`).
+PARTS_PATH = "/storage/xfer-external/upload/parts"
+COMPLETE_PATH = "/storage/xfer-external/upload/complete"
 _TASK_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _MAX_PARTS_PER_PAGE = 1000
@@ -51,7 +54,8 @@ class ExternalUploadHandler(UtilitiesHandler):
         name = client_file_name(source)
         target = await files.upload_target(self.files.session, self.paths, self.path("targetPath"), name)
         task = await self.service.staging.start_upload(
-            self.username, system.name, source, target, size=self._size(), sha256=self._sha256())
+            self.username, system.name, source, target, size=self._size(), sha256=self._sha256(),
+            multipart_paths={"parts": PARTS_PATH, "complete": COMPLETE_PATH})
         self.write_json(task.creation_json(), 201)
 
     def _size(self) -> int | None:
@@ -123,8 +127,8 @@ class UploadCompleteHandler(StagingTaskHandler):
 
 routes = [
     (r"/storage/xfer-external/upload", ExternalUploadHandler),
-    (r"/storage/xfer-external/upload/parts", UploadPartsHandler),
-    (r"/storage/xfer-external/upload/complete", UploadCompleteHandler),
+    (PARTS_PATH, UploadPartsHandler),
+    (COMPLETE_PATH, UploadCompleteHandler),
     (r"/storage/xfer-external/download", ExternalDownloadHandler),
     (r"/storage/xfer-external/invalidate", InvalidateHandler),
 ]

@@ -1,13 +1,11 @@
-"""Running staging commands on a system as the user: over the pooled SSH connection, or, for big
-files, as one Slurm job on the system's transfer partition, so that long transfers run where the
-centre wants them and survive a restart of the service.
+"""Transfers as Slurm batch jobs, of every kind: the one script builder for staging's transfers and the
+internal ones (transfers/), and `TransferJob`, which submits a staging transfer on the system's transfer
+partition, picks it up again after a restart of the service, and waits for it.
 
-Either way the caller gets the command's own verdict (its `parse`), and a progress callback is called
-every `progress_interval` seconds while the commands run.
-
-A job gets the commands' stdin (which holds presigned URLs) inside its batch script, as quoted
-here-documents: slurmctld keeps a script readable by its owner and the administrators only, and no URL
-appears in an argv. The job writes its stderr and, at the end, its exit status to hidden files in the
+The script's shell is scripts/transfer-job.sh; what this module adds are `#SBATCH` lines and calls, each
+a quoted argv. A staging job gets the commands' stdin (which holds presigned URLs) inside its batch script,
+as quoted here-documents: slurmctld keeps a script readable by its owner and the administrators only, and
+no URL appears in an argv. It writes its stderr and, at the end, its exit status to hidden files in the
 user's home directory, which the service reads over SFTP and removes.
 """
 
@@ -27,9 +25,11 @@ from ..compute import JobRequest, Scheduler
 from ..errors import FirecrestError, UnknownJob
 from ..filesystem.sftp_ops import guarded
 from ..remote import CommandResult, RemoteCommand, RemoteSession, to_shell
-from .commands import TransferFailed
+from .commands import TransferFailed, package_script
 
 log = logging.getLogger(__name__)
+
+TRANSFER_JOB_SCRIPT = package_script("transfer-job.sh")
 
 Progress = Callable[[], Awaitable[None]]
 # Job states after which a job never writes anything again.
@@ -39,48 +39,27 @@ _JOB_CHECK_EVERY = 5.0
 _LOG_TAIL = 4096
 
 
-async def run_with_progress(work: Awaitable, progress: Progress, interval: float):
-    """Await `work`, calling `progress()` every `interval` seconds until it is done."""
-    running = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({running}, timeout=interval)
-            if done:
-                return running.result()
-            await progress()
-    finally:
-        if not running.done():
-            running.cancel()
-            with contextlib.suppress(BaseException):
-                await running
-
-
-async def run_over_ssh(session: RemoteSession, commands: Sequence[RemoteCommand], progress: Progress,
-                       interval: float) -> None:
-    """Run the commands side by side, each on its own channel; the first failure is raised."""
-    results = await run_with_progress(
-        asyncio.gather(*(session.run(c.argv(), stdin=c.stdin(), timeout=c.timeout) for c in commands)),
-        progress, interval)
-    for command, result in zip(commands, results):
-        command.parse(result)
-
-
 def job_files(token: str) -> tuple[str, str]:
     """The job's stderr log and exit-status file, relative to the home directory (as SFTP resolves them)."""
     return f".firecrest-staging-{token}.log", f".firecrest-staging-{token}.exit"
 
 
-def job_script(commands: Sequence[RemoteCommand], token: str) -> str:
-    """A batch script running the commands side by side, each fed its stdin from a here-document."""
-    log_file, exit_file = job_files(token)
-    end = f"FIRECREST_STAGING_{token}"
-    lines = ["#!/bin/bash", "#SBATCH --output=/dev/null", "#SBATCH --error=/dev/null",
-             f'exec 2>"$HOME/{log_file}"', "pids=()"]
+def transfer_script(commands: Sequence[RemoteCommand], directives: Sequence[str], *, log_file: str | None = None,
+                    status_file: str | None = None) -> str:
+    """The batch script of a transfer of any kind: the `#SBATCH` `directives`, then the commands side by
+    side (scripts/transfer-job.sh), each fed its stdin, if it has one, from a quoted here-document; stderr
+    to `log_file` and the outcome to `status_file`, both relative to the home directory, where given."""
+    end = f"FIRECREST_TRANSFER_{secrets.token_hex(8)}"
+    lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), TRANSFER_JOB_SCRIPT.rstrip("\n")]
+    if log_file is not None:
+        lines.append(to_shell(["log_to", log_file]))
     for command in commands:
-        stdin = command.stdin() or ""
-        lines += [f"{to_shell(command.argv())} <<'{end}' &", stdin.rstrip("\n"), end, "pids+=($!)"]
-    lines += ["status=0", 'for pid in "${pids[@]}"; do wait "$pid" || status=1; done',
-              f'echo "$status" > "$HOME/{exit_file}"']
+        stdin = command.stdin()
+        if stdin is None:
+            lines.append(to_shell(["start", *command.argv()]))
+        else:
+            lines += [f"{to_shell(['start', *command.argv()])} <<'{end}'", stdin.rstrip("\n"), end]
+    lines.append(to_shell(["finish"] if status_file is None else ["finish", status_file]))
     return "\n".join(lines) + "\n"
 
 
@@ -96,8 +75,11 @@ class TransferJob:
     async def submit(cls, scheduler: Scheduler, session: RemoteSession, commands: Sequence[RemoteCommand],
                      time_limit: float) -> "TransferJob":
         token = secrets.token_hex(8)
+        log_file, status_file = job_files(token)
+        script = transfer_script(commands, ["--output=/dev/null", "--error=/dev/null"], log_file=log_file,
+                                 status_file=status_file)
         request = JobRequest(
-            script=job_script(commands, token), name="firecrest-staging",
+            script=script, name="firecrest-staging",
             partition=session.system.transfer_partition, time_limit=str(max(1, math.ceil(time_limit / 60))),
         )
         jobid = await scheduler.submit(session, request)

@@ -4,16 +4,27 @@ store and the system's filesystem, and the checks of what arrived.
 Presigned URLs are credentials for as long as they live, so they never appear in an argv, where `ps`
 would show them to every user of the login node: curl reads them from its config on stdin
 (`curl --config -`), and the part pusher reads them from stdin into shell variables that only builtins
-touch. Paths travel as argv words or as quoted values in that config, never inside a formatted script.
+touch (scripts/fetch-pieces.sh, scripts/push-parts.sh). Paths travel as argv words or as quoted values in
+that config, never inside a formatted script.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 from ..errors import CommandFailed, FirecrestError
 from ..filesystem.commands import Checksum, plain
 from ..remote import CommandResult, RemoteCommand
+
+
+def package_script(name: str) -> str:
+    """The text of scripts/`name`, a shell script of this package that runs on the systems."""
+    return resources.files(__package__).joinpath("scripts", name).read_text()
+
+
+FETCH_PIECES_SCRIPT = package_script("fetch-pieces.sh")
+PUSH_PARTS_SCRIPT = package_script("push-parts.sh")
 
 
 class StagingFailed(FirecrestError):
@@ -101,48 +112,6 @@ class PushFile(CurlTransfer):
         return {**super().config(), "upload-file": self.path}
 
 
-# Reads "offset size url" lines and writes each object (or, when $2 is "ranged", the byte range of the
-# object that starts at offset) to its place in "$1" (which must exist; it is never truncated, so several
-# of these fill one file side by side). Otherwise a part that is not there yet (404), or not in full
-# (416, or another size: the client sends it again), is asked for again until $3 seconds after the
-# start: parts that a client is still uploading are fetched as they arrive. Whatever arrived is never
-# written beyond the part's own bytes. The pauses between looks grow with the wait for the part (25
-# looks of 0.2 s, 20 of 0.5 s, then 2 s), so that a part is taken soon while the client streams, and an
-# idle wait costs little.
-FETCH_PIECES_SCRIPT = r"""set -o pipefail
-file=$1 mode=$2 wait=$3; shift 3
-errors=$(mktemp) && headers=$(mktemp) || exit 1
-trap 'rm -f "$errors" "$headers"' EXIT
-fail() {
-  cat "$errors" >&2
-  echo "$1" >&2
-  exit 1
-}
-fetch() {  # the range "$1" at $url into its place at $offset; returns curl's status
-  curl --config <(printf 'url = "%s"\n' "$url") --range "$1" --dump-header "$headers" \
-      --fail --silent --show-error "${@:2}" 2>"$errors" |
-    dd of="$file" bs=4M seek="$offset" oflag=seek_bytes conv=notrunc status=none
-  local status=("${PIPESTATUS[@]}")
-  (( status[1] == 0 )) || fail "writing the piece at byte $offset failed"
-  return "${status[0]}"
-}
-while read -r offset size url; do
-  if [[ $mode == ranged ]]; then
-    fetch "$offset-$((offset + size - 1))" "$@" || fail "the piece at byte $offset failed"
-    continue
-  fi
-  looks=0
-  while true; do
-    if fetch "0-$((size - 1))" "$@"; then
-      grep -qiE "^content-range: bytes 0-$((size - 1))/$size"$'\r?$' "$headers" && break
-    else
-      grep -q "error: 404\|error: 416" "$errors" || fail "the piece at byte $offset failed"
-    fi
-    (( SECONDS < wait )) || fail "the part at byte $offset did not arrive in full within $wait s"
-    if (( looks++ < 25 )); then sleep 0.2; elif (( looks < 45 )); then sleep 0.5; else sleep 2; fi
-  done
-done
-"""
 
 
 class FetchPieces(RemoteCommand):
@@ -184,18 +153,6 @@ class AllocatedBytes(RemoteCommand):
         return int(result.stdout.split()[0])
 
 
-# Reads "number offset size url" lines and PUTs each byte range of "$1" to its URL. `read` and `printf`
-# are builtins, so the URLs never reach an argv; curl gets each as its config through /dev/fd.
-# The explicit Content-Length (without chunked encoding) is what S3 needs for a body from a pipe.
-PUSH_PARTS_SCRIPT = r"""set -o pipefail
-file=$1; shift
-while read -r number offset size url; do
-  dd if="$file" iflag=skip_bytes,count_bytes skip="$offset" count="$size" bs=4M status=none |
-    curl --config <(printf 'url = "%s"\n' "$url") --upload-file - --fail --silent --show-error \
-      --header "Content-Length: $size" --header "Transfer-Encoding:" --header "Expect:" "$@" ||
-    { echo "part $number failed" >&2; exit 1; }
-done
-"""
 
 
 class PushParts(RemoteCommand):

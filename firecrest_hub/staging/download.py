@@ -1,7 +1,7 @@
 """The work of a download task (system -> object store -> client), statuses 116 -> 117, or 118 with the
 reason: the system pushes the file as the user (large files in parts, several streams side by side), the
 service checks the object's size, and 117 carries `data.url`, a presigned GET signed whenever the owner
-reads the task (`present`, never stored), valid until ObjectStore.url_lifetime seconds after the push.
+reads the task (external.py's view, never stored), valid until ObjectStore.url_lifetime seconds after the push.
 The object stays until `invalidate`, the sweep after its URL expired, or the bucket's lifecycle rule.
 """
 
@@ -9,104 +9,86 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import posixpath
 import time
-from typing import TYPE_CHECKING
 
 from ..errors import FirecrestError
 from ..remote import RemoteSession
-from ..tasks import Task, TaskHandle, codes
+from ..tasks import TaskHandle, codes
 from .commands import PushFile, PushParts, StagingFailed
-from .objectstore import plan_parts
-
-if TYPE_CHECKING:
-    from .workflows import Staging
+from .objectstore import ObjectStore, plan_parts
+from .transfer import TransferKind
 
 
-class Downloads:
-    """Runs (and, after a restart, resumes) download tasks with the settings and store of `staging`."""
-
-    def __init__(self, staging: "Staging"):
-        self.staging = staging
+class Downloads(TransferKind):
+    """Runs (and, after a restart, resumes) download tasks."""
 
     async def run(self, handle: TaskHandle):
-        staging, params = self.staging, handle.params
+        settings, objects, params = self.settings, self.objects, handle.params
         source, size, key = params["source"], params["size"], params["key"]
         data = {"source": source, "system_name": handle.system, "msg": codes.DESCRIPTIONS[codes.DOWNLOAD_STARTED],
                 "bytes_done": 0, "bytes_total": size}
         await handle.progress(codes.DOWNLOAD_STARTED, data)
-        budget = staging.transfer_time(size)
+        budget = settings.transfer_time(size)
         try:
-            session = await staging.session(handle)
-            if size > staging.objects.multipart_threshold:
+            session = await self.runner.session(handle)
+            if size > objects.multipart_threshold:
                 await self._push_parts(handle, session, data, budget)
             else:
-                url = await staging.objects.put_url(key, lifetime=budget, size=size)
-                push = PushFile(url, source, staging.limits, timeout=budget)
-                await staging.run_on_system(handle, session, [push], size, _no_progress)
-            staged = await staging.objects.size(key)
+                url = await objects.put_url(key, lifetime=budget, size=size)
+                push = PushFile(url, source, settings.limits, timeout=budget)
+                await self.runner.run(handle, session, [push], size, _no_progress)
+            staged = await objects.size(key)
             if staged != size:
                 raise StagingFailed(f"the staged object has {staged} bytes, but {source} had {size} when the "
                                     "download began; was the file changed meanwhile?")
         except asyncio.CancelledError:
             raise  # stopped: a resume pushes again (or waits for the push job)
         except BaseException:
-            await staging.discard_quietly(handle)
+            await self.discard_quietly(handle)
             raise
         return {**data, "msg": codes.DESCRIPTIONS[codes.DOWNLOAD_FINISHED], "bytes_done": size, "size": size,
-                "url_expires_at": time.time() + staging.objects.url_lifetime}
+                "url_expires_at": time.time() + objects.url_lifetime}
 
-    async def present(self, task: Task, body: dict) -> dict:
-        """At 117, `data.url` (a presigned GET signed now, expiring when the download's URL does) and
-        `expires_in`; past that moment the data says the link has expired."""
-        if task.status != codes.DOWNLOAD_FINISHED or not isinstance(task.data, dict):
-            return body
-        data = dict(body["data"])
-        remaining = data.pop("url_expires_at", 0) - time.time()
-        if remaining <= 0:
-            return {**body, "data": {**data, "msg": "the download link has expired; download the file again",
-                                     "expires_in": 0}}
-        try:
-            url = await self.staging.objects.get_url(task.params["key"], public=True, lifetime=remaining,
-                                                     filename=posixpath.basename(task.params["source"]))
-        except FirecrestError:
-            return {**body, "data": data}
-        return {**body, "data": {**data, "url": url, "expires_in": int(remaining)}}
+    async def discard(self, params: dict) -> None:
+        if params.get("upload_id"):  # pushed in parts
+            await self.objects.abort_multipart(params["key"], params["upload_id"])
+        await self.objects.delete(params["key"])
 
     async def _push_parts(self, handle: TaskHandle, session: RemoteSession, data: dict, budget: float) -> None:
-        staging, params = self.staging, handle.params
+        settings, objects, params = self.settings, self.objects, handle.params
         key, size = params["key"], params["size"]
         upload_id = params.get("upload_id")
         if upload_id is None:
-            upload_id = await staging.objects.start_multipart(key)
+            upload_id = await objects.start_multipart(key)
             await handle.remember(upload_id=upload_id)
-        plan = plan_parts(size, staging.part_size_for(size))
-        streams: list[list[tuple[int, int, int, str]]] = [[] for _ in range(min(staging.parallel_streams, len(plan)))]
+        plan = plan_parts(size, settings.part_size_for(size))
+        streams: list[list[tuple[int, int, int, str]]] = [[] for _ in range(min(settings.parallel_streams, len(plan)))]
         for index, part in enumerate(plan):
-            url = await staging.objects.part_url(key, upload_id, part.number, lifetime=budget, size=part.size)
+            url = await objects.part_url(key, upload_id, part.number, lifetime=budget, size=part.size)
             streams[index % len(streams)].append((part.number, part.offset, part.size, url))
-        commands = [PushParts(params["source"], stream, staging.limits, timeout=budget) for stream in streams]
+        commands = [PushParts(params["source"], stream, settings.limits, timeout=budget) for stream in streams]
 
         async def progress():
-            done = await _pushed_bytes(staging, key, upload_id)
+            done = await _pushed_bytes(objects, key, upload_id)
             if done != handle.data.get("bytes_done"):
                 await handle.progress(codes.DOWNLOAD_STARTED, {**data, "bytes_done": done})
 
-        await staging.run_on_system(handle, session, commands, size, progress)
-        uploaded = await staging.objects.uploaded_parts(key, upload_id)
+        await self.runner.run(handle, session, commands, size, progress)
+        uploaded = await objects.uploaded_parts(key, upload_id)
         wrong = [part.number for part in plan if uploaded.get(part.number, (None,))[0] != part.size]
         if wrong:
             raise StagingFailed(f"{len(wrong)} parts did not reach the object store in full (first: {wrong[0]})")
         etags = {part.number: uploaded[part.number][1] for part in plan}
-        await staging.objects.complete_multipart(key, upload_id, etags)
+        await objects.complete_multipart(key, upload_id, etags)
+
 
 async def _no_progress() -> None:
     """A single PUT tells nothing until it is done."""
 
 
-async def _pushed_bytes(staging: "Staging", key: str, upload_id: str) -> int:
+async def _pushed_bytes(objects: ObjectStore, key: str, upload_id: str) -> int:
     """Bytes in the parts pushed so far (0 while the store cannot tell)."""
     with contextlib.suppress(FirecrestError):
-        parts = await staging.objects.uploaded_parts(key, upload_id)
+        parts = await objects.uploaded_parts(key, upload_id)
         return sum(size for size, _ in parts.values())
     return 0

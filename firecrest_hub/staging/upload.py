@@ -3,9 +3,9 @@ or 115 with the reason.
 
     110  the task has its key
     111  `data.msg` holds what the client needs: v1's `command` and `parameters` (one presigned PUT), or
-         `multipart` (part URLs from GET upload/parts, then POST upload/complete). The PUT URL is signed
-         when the owner reads the task (`present`), never stored; its Content-Length is signed in when
-         the client announced the size
+         `multipart` (where to get part URLs, then where to complete: paths the API gives at the start).
+         The PUT URL is signed when the owner reads the task (external.py's view), never stored; its
+         Content-Length is signed in when the client announced the size
     112  the object has arrived (looked for with HEAD soon and often, backing off as the wait grows), or
          the client completed its upload in parts
     113  the system fetches the object as the user (over SSH, or as a Slurm job for big files; large
@@ -24,36 +24,44 @@ import asyncio
 import contextlib
 import math
 import posixpath
-import shlex
-from typing import TYPE_CHECKING
 
 import asyncssh
 
 from ..errors import FirecrestError
 from ..filesystem.sftp_ops import guarded
 from ..remote import RemoteSession
-from ..tasks import Task, TaskHandle, TaskTakenOver, codes
+from ..tasks import TaskHandle, TaskStore, TaskTakenOver, codes
 from .commands import AllocatedBytes, FetchObject, FetchPieces, Sha256, StagingFailed
 from .objectstore import MAX_SINGLE_PUT, ObjectStore, ObjectStoreUnavailable, plan_parts
+from .runner import SystemRunner
+from .transfer import TransferKind, TransferSettings
 
-if TYPE_CHECKING:
-    from .workflows import Staging
-
-PARTS_PATH = "/storage/xfer-external/upload/parts"
-COMPLETE_PATH = "/storage/xfer-external/upload/complete"
 # How often a waiting upload asks the task store whether its task was invalidated (on any replica).
 _OWNER_CHECK_EVERY = 5.0
 
 
-class Uploads:
-    """Runs (and, after a restart, resumes) upload tasks with the settings and store of `staging`."""
+class Uploads(TransferKind):
+    """Runs (and, after a restart, resumes) upload tasks; `store` tells whether a task is still its own."""
 
-    def __init__(self, staging: "Staging"):
-        self.staging = staging
+    def __init__(self, settings: TransferSettings, objects: ObjectStore, runner: SystemRunner, store: TaskStore):
+        super().__init__(settings, objects, runner)
+        self.store = store
+        # Wakes an upload's wait at once when its owner completes it on this replica.
+        self.arrivals: dict[str, asyncio.Event] = {}
+
+    def wake(self, task_id: str) -> None:
+        """Look again at once for what the upload `task_id` awaits, if it runs here."""
+        if task_id in self.arrivals:
+            self.arrivals[task_id].set()
+
+    def client_time(self, size: int | None) -> float:
+        """How long after its start an upload of `size` bytes (None: unknown) waits for the client's data:
+        as long as a client may start plus the time the upload takes."""
+        return self.objects.url_lifetime + self.settings.transfer_time(size or MAX_SINGLE_PUT)
 
     async def run(self, handle: TaskHandle):
         try:
-            session = await self.staging.session(handle)
+            session = await self.runner.session(handle)
             if handle.status in (codes.QUEUED, codes.IN_PROGRESS, codes.UPLOAD_URL_WAITING):
                 await self._issue(handle)
             if handle.params["multipart"]:
@@ -62,10 +70,19 @@ class Uploads:
         except asyncio.CancelledError:
             raise  # stopped: a resume continues, or the lifecycle rule removes the objects
         except BaseException:
-            await self.staging.discard_quietly(handle)
+            await self.discard_quietly(handle)
             raise
         finally:
-            self.staging.arrivals.pop(handle.id, None)
+            self.arrivals.pop(handle.id, None)
+
+    async def discard(self, params: dict) -> None:
+        key = params["key"]
+        # The client may still hold a URL of it: the mark tells the sweeper to delete what comes late.
+        await self.objects.mark(ObjectStore.ended_key(key))
+        if params["multipart"]:  # the parts and the completion mark
+            await self.objects.delete_all(ObjectStore.folder(key))
+        else:
+            await self.objects.delete(key)
 
     def _data(self, handle: TaskHandle, status: str, msg, **extra) -> dict:
         params = handle.params
@@ -80,29 +97,13 @@ class Uploads:
         if params["multipart"]:
             plan = plan_parts(size, params["part_size"])
             msg = {"multipart": {"part_size": plan[0].size, "part_count": len(plan), "method": "PUT",
-                                 "parts": PARTS_PATH, "complete": COMPLETE_PATH}}
+                                 **params["multipart_paths"]}}
         else:
-            # The URL and the command that carries it are added by `present`, for the owner's eyes only.
+            # The URL and the command that carries it are added when the owner reads the task, for their eyes only.
             msg = {"parameters": {"method": "PUT", "data": {}, "files": params["source"], "json": {}, "params": {},
                                   "headers": {}}}
         await handle.progress(codes.UPLOAD_URL_RECEIVED, self._data(
             handle, codes.UPLOAD_URL_RECEIVED, msg, bytes_done=0, bytes_total=size))
-
-    async def present(self, task: Task, body: dict) -> dict:
-        """While the upload awaits the client's file (111), `data.msg` carries v1's PUT URL and the curl
-        command, signed now and living no longer than the service waits for the file."""
-        params = task.params
-        if task.finished or task.status != codes.UPLOAD_URL_RECEIVED or params["multipart"]:
-            return body
-        try:
-            url = await self.staging.objects.put_url(params["key"], public=True, size=params["size"],
-                                                     lifetime=self.staging.client_url_lifetime(task))
-        except FirecrestError:
-            return body  # staging was switched off meanwhile: the task fails on its own
-        msg = body["data"]["msg"]
-        command = ["curl", "--fail", "--silent", "--show-error", "--upload-file", params["source"], url]
-        msg = {"command": shlex.join(command), "parameters": {**msg["parameters"], "url": url}}
-        return {**body, "data": {**body["data"], "msg": msg}}
 
     async def _confirmed(self, handle: TaskHandle, size: int) -> dict:
         """Record 112 and 113; the data of 113, for progress updates."""
@@ -116,19 +117,19 @@ class Uploads:
 
     async def _await(self, handle: TaskHandle, key: str) -> int:
         """The size of the object at `key`, once it is there; fails when it does not come in time."""
-        staging, params = self.staging, handle.params
-        arrived = staging.arrivals.setdefault(handle.id, asyncio.Event())
+        settings = self.settings
+        arrived = self.arrivals.setdefault(handle.id, asyncio.Event())
         loop = asyncio.get_running_loop()
         started = owner_checked = loop.time()
-        give_up = started + staging.objects.url_lifetime + staging.transfer_time(params["size"] or MAX_SINGLE_PUT)
+        give_up = started + self.client_time(handle.params["size"])
         outage_since = None
         while True:
             try:
-                size = await staging.objects.size(key)
+                size = await self.objects.size(key)
                 outage_since = None
             except ObjectStoreUnavailable as error:
                 outage_since = outage_since or loop.time()
-                if loop.time() - outage_since > staging.outage_grace:
+                if loop.time() - outage_since > settings.outage_grace:
                     raise StagingFailed(f"{error.description}; the upload was given up") from None
                 size = None
             if size is not None:
@@ -139,63 +140,62 @@ class Uploads:
                                     "start a new upload")
             if now - owner_checked >= _OWNER_CHECK_EVERY:
                 owner_checked = now
-                current = await staging.tasks.store.get(handle.user, handle.id)
+                current = await self.store.get(handle.user, handle.id)
                 if current is None or current.finished:
                     raise TaskTakenOver(handle.id)
             with contextlib.suppress(TimeoutError):
-                pause = min(staging.max_poll_interval, 0.1 + (now - started) * staging.poll_backoff)
+                pause = min(settings.max_poll_interval, 0.1 + (now - started) * settings.poll_backoff)
                 await asyncio.wait_for(arrived.wait(), pause)
             arrived.clear()
 
     async def _finished(self, handle: TaskHandle, size: int, digest: str | None) -> dict:
         """The staged objects are removed; the data of 114."""
-        await self.staging.discard_quietly(handle)
+        await self.discard_quietly(handle)
         return self._data(handle, codes.UPLOAD_TRANSFER_FINISHED, codes.DESCRIPTIONS[codes.UPLOAD_TRANSFER_FINISHED],
                           bytes_done=size, bytes_total=size, size=size, sha256=digest)
 
     async def _fetch_object(self, handle: TaskHandle, session: RemoteSession) -> dict:
         """Wait for the client's single object, then fetch it (large ones in byte ranges side by side)."""
-        staging, params = self.staging, handle.params
+        settings, objects, params = self.settings, self.objects, handle.params
         if handle.status == codes.UPLOAD_URL_RECEIVED:
             size = await self._await(handle, params["key"])
             if params["size"] is not None and size != params["size"]:
                 raise StagingFailed(f"the staged object has {size} bytes, not the {params['size']} announced")
         else:  # resumed after the object had arrived
-            size = await staging.objects.size(params["key"])
+            size = await objects.size(params["key"])
             if size is None:
                 raise StagingFailed("the staged object is gone; start a new upload")
         started = await self._confirmed(handle, size)
-        budget = staging.transfer_time(size)
+        budget = settings.transfer_time(size)
         # One stream rarely fills the path: large objects come in byte ranges side by side.
-        ranged = size > staging.objects.multipart_threshold and staging.parallel_streams > 1
+        ranged = size > objects.multipart_threshold and settings.parallel_streams > 1
         async with _Landing(handle, session, size, sparse=ranged, check_time=budget) as landing:
-            url = await staging.objects.get_url(params["key"], lifetime=budget)
+            url = await objects.get_url(params["key"], lifetime=budget)
             if ranged:
-                share = -(-size // staging.parallel_streams)
-                commands = [FetchPieces(landing.path, [(offset, min(share, size - offset), url)], staging.limits,
+                share = -(-size // settings.parallel_streams)
+                commands = [FetchPieces(landing.path, [(offset, min(share, size - offset), url)], settings.limits,
                                         ranged=True, timeout=budget) for offset in range(0, size, share)]
             else:
-                commands = [FetchObject(url, landing.path, staging.limits, timeout=budget)]
-            await staging.run_on_system(handle, session, commands, size, landing.progress_as(started))
+                commands = [FetchObject(url, landing.path, settings.limits, timeout=budget)]
+            await self.runner.run(handle, session, commands, size, landing.progress_as(started))
         return await self._finished(handle, size, landing.digest)
 
     async def _fetch_parts(self, handle: TaskHandle, session: RemoteSession) -> dict:
         """Fetch each part as it arrives, until the client completed the upload and every part is here."""
-        staging, params = self.staging, handle.params
+        settings, params = self.settings, handle.params
         size, key = params["size"], params["key"]
-        # Parts may come as late as a client may start plus the time their upload takes.
-        budget = staging.objects.url_lifetime + staging.transfer_time(size)
+        budget = self.client_time(size)  # parts may come that late
         plan = plan_parts(size, params["part_size"])
-        pieces = [(part.offset, part.size, await staging.objects.get_url(ObjectStore.part_key(key, part.number),
-                                                                         lifetime=budget)) for part in plan]
-        streams = min(staging.parallel_streams, len(plan))
-        async with _Landing(handle, session, size, sparse=True, check_time=staging.transfer_time(size)) as landing:
-            commands = [FetchPieces(landing.path, pieces[first::streams], staging.limits, ranged=False,
+        pieces = [(part.offset, part.size, await self.objects.get_url(ObjectStore.part_key(key, part.number),
+                                                                      lifetime=budget)) for part in plan]
+        streams = min(settings.parallel_streams, len(plan))
+        async with _Landing(handle, session, size, sparse=True, check_time=settings.transfer_time(size)) as landing:
+            commands = [FetchPieces(landing.path, pieces[first::streams], settings.limits, ranged=False,
                                     wait=math.ceil(budget), timeout=budget) for first in range(streams)]
             report = landing.progress_as(None)
 
             async def fetch():
-                await staging.run_on_system(handle, session, commands, size, report, time_limit=budget)
+                await self.runner.run(handle, session, commands, size, report, time_limit=budget)
                 await report()  # the final count, shown while the client has yet to complete
 
             fetching = asyncio.ensure_future(fetch())
@@ -209,7 +209,7 @@ class Uploads:
                 await _stopped(fetching)
                 # Stopped (not failed): a resume fetches again, or waits for the job still fetching.
                 if not isinstance(failure, asyncio.CancelledError):
-                    await staging.abandon_job(handle, session)
+                    await self.runner.abandon(handle, session)
                 raise
         return await self._finished(handle, size, landing.digest)
 

@@ -1,8 +1,9 @@
-"""The batch script of an internal transfer, built from a file command object.
+"""The batch job of an internal transfer, built from a file command object by the batch-script builder
+of every transfer (staging/batch.py).
 
 The operation is a command object (cp, mv, rm, compress and extract are the file commands of
 filesystem/commands.py, run exactly as utilities runs them; rsync is here); its argv becomes the script's
-one command line through `to_shell`, so every word is shell-quoted, options come first and `--` stands
+one command call through `to_shell`, so every word is shell-quoted, options come first and `--` stands
 before the paths. Nothing else the user sent reaches the script text: the job name, time limit and
 account go to sbatch as argv words (JobRequest), and the dependency on a stage-out job is checked to be a
 job id before it is written into an `#SBATCH` line.
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 
 from ..compute import JobRequest
 from ..compute.validation import check_job_id
-from ..remote import RemoteCommand, to_shell
+from ..remote import RemoteCommand
+from ..staging.batch import transfer_script
 
 # v1's defaults: two hours, and the script's file name in the submission directory.
 DEFAULT_TIME_LIMIT = "02:00:00"
@@ -54,10 +56,10 @@ class Transfer:
             check_job_id(self.stage_out_job)
 
     def script(self) -> str:
-        lines = ["#!/bin/bash", "#SBATCH --output=job-%j.out", "#SBATCH --error=job-%j.err", "#SBATCH --ntasks=1"]
+        directives = ["--output=job-%j.out", "--error=job-%j.err", "--ntasks=1"]
         if self.stage_out_job is not None:
-            lines.append(f"#SBATCH --dependency=afterok:{self.stage_out_job}")
-        return "\n".join([*lines, "", to_shell(self.command.argv()), ""])
+            directives.append(f"--dependency=afterok:{self.stage_out_job}")
+        return transfer_script([self.command], directives)
 
     def request(self, partition: str) -> JobRequest:
         """The job that runs the transfer on `partition`; JobRequest checks the name, time and account."""
