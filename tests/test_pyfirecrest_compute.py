@@ -7,7 +7,6 @@ pyfirecrest's calls block (requests, time.sleep while it polls tasks), so each r
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import pytest
@@ -15,27 +14,12 @@ from firecrest.FirecrestException import FirecrestException
 from firecrest.v1 import Firecrest
 
 from compute_support import ENDED, HELD, MACHINE, cancel_quietly, exists, read
-from conftest import API_URL
+from conftest import async_wait_for
 
 pytestmark = pytest.mark.cluster
 
 SUBMISSION_FIELDS = {"result", "jobid", "job_file", "job_file_out", "job_file_err", "job_data_out", "job_data_err",
                      "firecrest_taskid"}
-
-
-class HubToken:
-    """What pyfirecrest asks of an authorization object: a current access token."""
-
-    def __init__(self, token: str):
-        self.token = token
-
-    def get_access_token(self) -> str:
-        return self.token
-
-
-@pytest.fixture
-def client(alice_token) -> Firecrest:
-    return Firecrest(firecrest_url=API_URL, authorization=HubToken(alice_token))
 
 
 @pytest.fixture
@@ -53,25 +37,23 @@ def in_thread(function, *args, **kwargs):
 
 async def ended(client: Firecrest, jobid, timeout: float = 60) -> dict:
     """poll_active until the job has ended; the job as it shows it then."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def has_ended():
         jobs = await in_thread(client.poll_active, MACHINE, [jobid])
         assert [job["jobid"] for job in jobs] == [str(jobid)]
-        if jobs[0]["state"] in ENDED:
-            return jobs[0]
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"job {jobid} did not end within {timeout} s")
+        return jobs[0] if jobs[0]["state"] in ENDED else None
+
+    return await async_wait_for(has_ended, timeout, interval=0.5, what=f"job {jobid} to end")
 
 
 async def accounted(client: Firecrest, jobid, timeout: float = 30) -> dict:
     """poll (sacct) once slurmdbd has the job's end."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def end_is_accounted():
         records = await in_thread(client.poll, MACHINE, [jobid])
-        if records and records[0]["state"] in ENDED:
-            return records[0]
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"sacct did not report job {jobid} ended within {timeout} s")
+        return records[0] if records and records[0]["state"] in ENDED else None
+
+    return await async_wait_for(end_is_accounted, timeout, interval=0.5, what=f"sacct to report job {jobid} ended")
 
 
 async def test_submit_a_local_script_and_poll(client, alice, tmp_path):
@@ -110,15 +92,14 @@ async def test_cancel(client, alice):
         await cancel_quietly(alice, submitted["jobid"])
 
 
-async def test_errors_surface_as_exceptions(client, bob_token, alice):
+async def test_errors_surface_as_exceptions(client, bob_client, alice):
     with pytest.raises(FirecrestException, match="(?i)invalid partition"):
         await in_thread(client.submit, MACHINE, script_str="#!/bin/bash\n#SBATCH --partition=nosuch\ntrue\n")
     held = await in_thread(client.submit, MACHINE, script_str=HELD)
     try:
-        bob = Firecrest(firecrest_url=API_URL, authorization=HubToken(bob_token))
         with pytest.raises(FirecrestException, match="another user"):
-            await in_thread(bob.cancel, MACHINE, held["jobid"])
-        assert await in_thread(bob.poll_active, MACHINE, [held["jobid"]]) == []
+            await in_thread(bob_client.cancel, MACHINE, held["jobid"])
+        assert await in_thread(bob_client.poll_active, MACHINE, [held["jobid"]]) == []
         with pytest.raises(FirecrestException, match="job id"):
             await in_thread(client.poll_active, MACHINE, ["not-a-job"])
     finally:

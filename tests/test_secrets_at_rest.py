@@ -8,12 +8,10 @@ URLs are signed when their owner reads the task, and environment values never re
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import sqlite3
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -24,7 +22,7 @@ from sqlalchemy.engine import make_url
 from traitlets.config import Application
 
 from compute_support import call, created, finished_task
-from conftest import API_URL
+from conftest import API_URL, async_wait_for, wait_for
 from firecrest_hub.access import Access
 from firecrest_hub.staging import ObjectStore, Staging
 from firecrest_hub.tasks import Tasks
@@ -56,11 +54,12 @@ def task_of(token: str, task_id: str) -> dict:
 
 
 def wait_for_status(token: str, task_id: str, status: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while (task := task_of(token, task_id))["status"] != status:
-        assert time.monotonic() < deadline and task["status"] not in ("115", "118"), task
-        time.sleep(0.1)
-    return task
+    def reached():
+        task = task_of(token, task_id)
+        assert task["status"] not in ("115", "118"), task  # failed: no use waiting
+        return task if task["status"] == status else None
+
+    return wait_for(reached, timeout, what=f"task {task_id} in status {status}")
 
 
 @pytest.fixture
@@ -107,10 +106,12 @@ async def test_job_environment_values_reach_the_job_but_not_the_store(alice_toke
                            data={"env": f'{{"FC_SECRET": "{secret}", "FC_OUT": "{out}"}}'}), 201)
     task = await finished_task(alice_token, task_id)
     assert task["status"] == "200", task
-    deadline = time.monotonic() + 60
-    while not (written := await alice.run(["cat", "--", f"/home/alice/{out}"])).ok:
-        assert time.monotonic() < deadline, "the job did not write its output"
-        await asyncio.sleep(0.5)
+
+    async def output():
+        done = await alice.run(["cat", "--", f"/home/alice/{out}"])
+        return done if done.ok else None
+
+    written = await async_wait_for(output, 60, interval=0.5, what="the job to write its output")
     await alice.run(["rm", "-f", "--", f"/home/alice/{out}"])
     assert written.stdout == secret
     dump = whole_database(task_database)
@@ -129,11 +130,11 @@ async def test_upload_urls_carry_exactly_the_announced_bytes(alice_token, work):
 
 
 async def finished_task_status(token: str, task_id: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while (status := task_of(token, task_id)["status"]) not in ("114", "115"):
-        assert time.monotonic() < deadline, status
-        await asyncio.sleep(0.2)
-    return status
+    def ended():
+        status = task_of(token, task_id)["status"]
+        return status if status in ("114", "115") else None
+
+    return await async_wait_for(ended, timeout, interval=0.2, what=f"task {task_id} to end")
 
 
 async def test_what_reaches_an_invalidated_upload_is_swept(alice_token, work, demo_config, tmp_path):
