@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from conftest import API_URL
+from conftest import API_URL, async_wait_for
 from firecrest_hub.jobs.submission import FindMarkedJobs, marker_of
 
 MACHINE = "cluster"
@@ -60,14 +60,17 @@ async def submit(token: str, script: str, name: str = "script.sh", **data) -> di
 
 
 async def job_state(token: str, jobid, states=ENDED, timeout: float = 60) -> dict:
-    """The job as GET compute/jobs shows it, once its state is one of `states`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """The job once its state is one of `states`: as GET compute/jobs shows it while it is active, and as
+    compute/acct does once it has ended (v1 lists active jobs only, as a plain squeue does)."""
+
+    async def reached():
         jobs = await result(call("GET", "compute/jobs", token, params={"jobs": str(jobid)}), token)
-        if jobs and jobs["0"]["state"] in states:
-            return jobs["0"]
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"job {jobid} did not reach {states} within {timeout} s: {jobs}")
+        if jobs:
+            return jobs["0"] if jobs["0"]["state"] in states else None
+        records = await result(call("GET", "compute/acct", token, params={"jobs": str(jobid)}), token)
+        return next((record for record in records if record["state"] in states), None)
+
+    return await async_wait_for(reached, timeout, interval=0.5, what=f"job {jobid} in one of {sorted(states)}")
 
 
 async def marked_jobs(session, task_id: str) -> list[str]:

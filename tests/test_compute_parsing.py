@@ -10,7 +10,7 @@ import time
 import pytest
 from traitlets import TraitError
 
-from firecrest_hub.compute import JobRequest, JobStateCache, SlurmScheduler
+from firecrest_hub.compute import Job, JobRequest, JobStateCache, SlurmScheduler
 from firecrest_hub.compute.slurm_commands import (
     SBATCH_WITH_ENV_SCRIPT, CancelJob, ReadAccounting, ReadQueue, ShowNodes, ShowPartitions, ShowReservations,
     SubmitBatchJob,
@@ -543,3 +543,37 @@ def test_cache_settings_are_checked():
         JobStateCache(read_queue, interval=0)
     with pytest.raises(TraitError):
         JobStateCache(read_queue, stale_tolerance=0.5)
+
+
+def job_of(jobid: str, user: str, state: str) -> Job:
+    return Job(**{**{name: "" for name in Job.__dataclass_fields__}, "jobid": jobid, "user": user, "state": state})
+
+
+def test_ended_jobs_are_told_apart_from_active_ones():
+    assert not job_of("1", "alice", "COMPLETING").ended and not job_of("1", "alice", "SUSPENDED").ended
+    assert job_of("1", "alice", "CANCELLED").ended and job_of("1", "alice", "OUT_OF_MEMORY").ended
+
+
+def test_a_learned_job_is_served_until_a_later_queue_read_covers_it():
+    reads = []
+
+    async def read_queue():
+        reads.append(time.monotonic())
+        return list(queue)
+
+    async def scenario():
+        cache = JobStateCache(read_queue, interval=0.1)
+        assert await cache.jobs_of("alice") == []
+        submitted = job_of("7", "alice", "PENDING")
+        cache.learn(submitted)  # sbatch answered; the queue read before it did not see the job
+        assert await cache.job("7") == submitted  # at once, without waiting for the next read
+        queue.append(job_of("7", "alice", "RUNNING"))
+        await asyncio.sleep(0.15)
+        assert (await cache.job("7")).state == "RUNNING"  # a read that started after learning decides
+        queue.clear()
+        await asyncio.sleep(0.15)
+        assert await cache.job("7") is None
+
+    queue: list = []
+    asyncio.run(scenario())
+    assert len(reads) == 3

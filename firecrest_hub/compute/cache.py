@@ -53,6 +53,11 @@ class QueueSnapshot:
     def job(self, jobid: str) -> Job | None:
         return self._by_id.get(jobid)
 
+    def with_jobs(self, jobs: Sequence[Job]) -> "QueueSnapshot":
+        """This snapshot with `jobs` added (or replacing the records of the same ids), as old as it is."""
+        added = {job.jobid for job in jobs}
+        return QueueSnapshot(tuple(job for job in self.jobs if job.jobid not in added) + tuple(jobs), self.taken_at)
+
     def of_user(self, user: str) -> list[Job]:
         return [job for job in self.jobs if job.user == user]
 
@@ -85,6 +90,8 @@ class JobStateCache(Configurable):
         self._refresh: asyncio.Task | None = None
         self._last_started: float | None = None
         self._last_error: FirecrestError | None = None
+        # Jobs a caller has seen since the last queue read started (just submitted ones): jobid -> (when, job).
+        self._learned: dict[str, tuple[float, Job]] = {}
         # How many times the queue was read (one squeue each): what the benchmark checks.
         self.queue_reads = 0
 
@@ -110,6 +117,14 @@ class JobStateCache(Configurable):
 
     async def job(self, jobid: str, newer_than: float | None = None) -> Job | None:
         return (await self.snapshot(newer_than)).job(jobid)
+
+    def learn(self, job: Job) -> None:
+        """Serve `job`, which a caller has just read from the scheduler itself (a submission), from now
+        on: readers see a new job at once instead of after the next queue read. A queue read that
+        started after this moment tells the truth about it again."""
+        self._learned[job.jobid] = (time.monotonic(), job)
+        if self._snapshot is not None:
+            self._snapshot = self._snapshot.with_jobs([job])
 
     def _serves(self, snapshot: QueueSnapshot, newer_than: float | None) -> bool:
         return snapshot.age < self.interval and (newer_than is None or snapshot.taken_at > newer_than)
@@ -138,7 +153,11 @@ class JobStateCache(Configurable):
                 log.warning("reading the job queue of %s failed: %s", self.label or "a system", error.description)
                 self._last_error = error
                 raise
-            self._snapshot = QueueSnapshot(tuple(jobs), started)
+            # A read that started before a job was learned may have missed it: that job stays served.
+            self._learned = {jobid: entry for jobid, entry in self._learned.items() if entry[0] >= started}
+            known = {job.jobid for job in jobs}
+            missed = [job for _, job in self._learned.values() if job.jobid not in known]
+            self._snapshot = QueueSnapshot(tuple(jobs) + tuple(missed), started)
             self._last_error = None
         finally:
             self._refresh = None

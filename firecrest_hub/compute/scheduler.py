@@ -77,6 +77,12 @@ class JobRequest:
         object.__setattr__(self, "env", dict(self.env))
 
 
+# States after which a job never runs again. A plain squeue (no --states) lists every other one: what
+# "active" means to v1 clients.
+ENDED_STATES = frozenset({"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
+                          "PREEMPTED", "REVOKED", "SPECIAL_EXIT", "TIMEOUT"})
+
+
 @dataclass(frozen=True)
 class Job:
     """A job the scheduler still knows about (queued, running, or recently finished).
@@ -105,6 +111,11 @@ class Job:
     job_file: str
     job_file_out: str
     job_file_err: str
+
+    @property
+    def ended(self) -> bool:
+        """Whether the job is over (slurmctld still lists it for MinJobAge, 300 s by default)."""
+        return self.state.split(" ", 1)[0] in ENDED_STATES
 
     def without_files(self) -> "Job":
         """The job as shown to other users: v1 lists their jobs without the paths of their files."""
@@ -201,8 +212,14 @@ class Scheduler(Configurable):
         """One of the session's jobs from the shared cache; UnknownJob if the queue does not hold it."""
         raise NotImplementedError
 
+    async def look_up(self, session: RemoteSession, jobid: str) -> Job:
+        """One of the session's jobs as the scheduler knows it this moment (one query of that job, e.g.
+        right after its submission); the shared cache serves it from then on. UnknownJob if there is none."""
+        raise NotImplementedError
+
     async def cancel(self, session: RemoteSession, jobid: str) -> None:
-        """Cancel a job. UnknownJob if there is no such job, PermissionDenied if it is someone else's."""
+        """Cancel a job. UnknownJob if there is no such job, PermissionDenied if it is someone else's.
+        Readers of the shared cache see the job's new state once this returns."""
         raise NotImplementedError
 
     async def accounting(self, session: RemoteSession, *, start_time: str | None = None,

@@ -1,25 +1,26 @@
 """The Slurm implementation of `Scheduler`, for the REST API, the portal and the spawner alike.
 
     scheduler = SlurmScheduler(pool, parent=app)          # one per process
-    session = pool.session(system, account, hub_user)      # who acts, where
-    submitted_at = time.monotonic()
+    session = await access.session_for(hub_user, system)   # who acts, where (firecrest_hub/access.py)
     jobid = await scheduler.submit(session, JobRequest(script=text, name="run 1"))
-    job = await scheduler.job(session, jobid, newer_than=submitted_at)   # a snapshot that has it
+    job = await scheduler.look_up(session, jobid)          # one squeue of that job; the cache learns it
     await scheduler.cancel(session, jobid)
 
 Commands that act (sbatch, scancel) or ask on the caller's behalf (sacct, scontrol) run as the
 session's account. Queue reads never run per caller: `jobs()` and `job()` read the system's shared
 `JobStateCache` (`scheduler.job_cache(system)`), which runs one `squeue` for all users per interval as
-the system's `service_account`. Configure it as `c.JobStateCache.interval`."""
+the system's `service_account`. Configure it as `c.JobStateCache.interval`. The one exception is
+`look_up()`, one `squeue` of one job right after its submission, which the cache then serves."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from traitlets import Float, default
 
 from ..config import System
-from ..errors import UnknownJob
+from ..errors import FirecrestError, UnknownJob
 from ..remote import ConnectionPool, RemoteSession
 from .cache import JobStateCache
 from .scheduler import AccountingRecord, Job, JobRequest, Node, Partition, Reservation, Scheduler
@@ -96,8 +97,19 @@ class SlurmScheduler(Scheduler):
             raise UnknownJob(f"job {jobid} is not in the queue of system {session.system.name!r}")
         return job
 
+    async def look_up(self, session: RemoteSession, jobid: str) -> Job:
+        jobs = await session.execute(ReadQueue(jobids=[jobid], timeout=self.command_timeout))
+        job = next((job for job in jobs if job.jobid == jobid and job.user == session.account), None)
+        if job is None:
+            raise UnknownJob(f"job {jobid} is not in the queue of system {session.system.name!r}")
+        self.job_cache(session.system).learn(job)
+        return job
+
     async def cancel(self, session: RemoteSession, jobid: str) -> None:
         await session.execute(CancelJob(jobid, timeout=self.command_timeout))
+        # Readers of the cache (a client listing its jobs right after) see the job cancelled, not pending.
+        with contextlib.suppress(FirecrestError):
+            await self.look_up(session, jobid)
 
     async def accounting(self, session: RemoteSession, *, start_time: str | None = None,
                          end_time: str | None = None,

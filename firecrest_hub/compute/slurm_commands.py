@@ -83,7 +83,8 @@ def _rejection_reason(result: CommandResult) -> str:
 
 
 class ReadQueue(SlurmCommand):
-    """`squeue` over all users, partitions and job states, one record per job.
+    """`squeue` over all users, partitions and job states, one record per job; or over the given jobs
+    only (as their owner: squeue shows other users' jobs as well, the caller filters).
 
     Finished jobs stay in the output for slurmctld's MinJobAge (300 s by default), so a reader sees a
     job complete before it drops out of the queue.
@@ -99,14 +100,18 @@ class ReadQueue(SlurmCommand):
         ("STDERR", "job_file_err"), ("Name", "name"),
     )
 
-    def __init__(self, delimiter: str | None = None, **kwargs):
+    def __init__(self, delimiter: str | None = None, jobids: Sequence[str] = (), **kwargs):
         super().__init__(**kwargs)
+        for jobid in jobids:
+            check_job_id(jobid)
         self.delimiter = delimiter or random_delimiter()
+        self.jobids = list(jobids)
 
     def argv(self) -> list[str]:
         # Width 0 prints a field in full; the suffix after it separates it from the next field.
         fields = [f"{name}:0{self.delimiter}" for name, _ in self.FIELDS[:-1]] + [f"{self.FIELDS[-1][0]}:0"]
-        return ["squeue", "--all", "--states=all", "--noheader", "--Format=" + ",".join(fields)]
+        selection = ["--jobs=" + ",".join(self.jobids)] if self.jobids else []
+        return ["squeue", "--all", "--states=all", *selection, "--noheader", "--Format=" + ",".join(fields)]
 
     def parse(self, result: CommandResult) -> list[Job]:
         raise_for_slurm(result)

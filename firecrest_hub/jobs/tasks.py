@@ -23,7 +23,7 @@ from traitlets.config import Configurable
 from ..access import Access
 from ..compute import JobRequest
 from ..config import System
-from ..errors import FirecrestError, SubmissionRejected
+from ..errors import FirecrestError, SubmissionRejected, UnknownJob
 from ..remote import RemoteSession
 from ..tasks import Task, TaskHandle, Tasks
 from .outputs import output_tail
@@ -112,9 +112,8 @@ class JobTasks(Configurable):
         request = JobRequest(**handle.params["request"], env=env or {})
         # Written before sbatch runs: a resumed task that finds it knows sbatch may have submitted a job.
         await handle.remember(sbatch_started_at=time.time())
-        submitted_at = time.monotonic()
         jobid = await self.scheduler.submit(session, dataclasses.replace(request, comment=marker_of(handle.id)))
-        return await self._submitted(session, jobid, request.script_path, submitted_at)
+        return await self._submitted(session, jobid, request.script_path)
 
     async def _resume_submit(self, handle: TaskHandle) -> dict:
         started_at = handle.params.get("sbatch_started_at")
@@ -130,27 +129,24 @@ class JobTasks(Configurable):
         while True:
             jobids = await session.execute(FindMarkedJobs(session.account, marker, self.scheduler.command_timeout))
             if jobids:
-                return await self._submitted(session, jobids[0], handle.params["request"]["script_path"],
-                                             time.monotonic())
+                return await self._submitted(session, jobids[0], handle.params["request"]["script_path"])
             if time.time() > started_at + self.submission_settle_time:
                 raise SubmissionRejected(
                     f"the service restarted while submitting this job, and no job in the queue carries this "
                     f"submission's marker ({marker}): the job was not submitted; submit it again")
             await asyncio.sleep(1)
 
-    async def _submitted(self, session: RemoteSession, jobid: str, script_path: str, submitted_at: float) -> dict:
+    async def _submitted(self, session: RemoteSession, jobid: str, script_path: str) -> dict:
         """v1's result of a submission: the job id and the job's files, as the scheduler reports them.
 
-        It waits for a queue snapshot taken after the submission (at most one cache interval): the job's
-        files are read from it, and every later GET compute/jobs then shows the job. Clients take a job
-        missing from the queue for a finished one (pyfirecrest's compress() and extract() do).
+        One query of that job, right after sbatch: it tells the files, and the shared job-state cache
+        learns the job, so that every later GET compute/jobs shows it at once (clients take a job missing
+        from the queue for a finished one: pyfirecrest's compress() and extract() do).
         """
-        cache = self.scheduler.job_cache(session.system)
         record = {}
         try:
-            async with asyncio.timeout(cache.interval + self.scheduler.command_timeout):
-                record = job_record(await self.scheduler.job(session, jobid, newer_than=submitted_at))
-        except (FirecrestError, TimeoutError):
+            record = job_record(await self.scheduler.look_up(session, jobid))
+        except FirecrestError:
             pass  # submitted all the same; only where its output goes is unknown
         return {
             "result": "Job submitted",
@@ -167,13 +163,17 @@ class JobTasks(Configurable):
     async def _list_jobs(self, handle: TaskHandle) -> dict:
         params = handle.params
         session = await self._session(handle)
-        jobs = await self.scheduler.jobs(session, jobids=params.get("jobids"))
+        # What a plain squeue lists: a job cancelled or completed a moment ago is no longer among them.
+        jobs = [job for job in await self.scheduler.jobs(session, jobids=params.get("jobids")) if not job.ended]
         jobs = page(jobs, params.get("page_size"), params.get("page_number"))
         return {str(index): record for index, record in enumerate(await self._with_output(session, jobs))}
 
     async def _show_job(self, handle: TaskHandle) -> dict:
         session = await self._session(handle)
-        job = await self.scheduler.job(session, handle.params["jobid"])
+        jobid = handle.params["jobid"]
+        job = await self.scheduler.job(session, jobid)
+        if job.ended:
+            raise UnknownJob(f"job {jobid} is not active (it ended {job.state}); its record is in compute/acct")
         return {"0": (await self._with_output(session, [job]))[0]}
 
     async def _with_output(self, session: RemoteSession, jobs) -> list[dict]:
