@@ -18,22 +18,11 @@ import subprocess
 
 import asyncssh
 import httpx
-from common import DEMO, demo_authority, demo_config, demo_system, report, timed
+from common import API, demo_authority, demo_config, demo_system, report, timed, user_token
 
 from firecrest_hub.remote import ConnectionPool
 
-API = "http://127.0.0.1:8000/services/firecrest/api/v1"
-HUB = "http://127.0.0.1:8000/hub/api"
 LS = "utilities/ls?targetPath=/home/alice"
-
-
-def user_token() -> str:
-    admin = (DEMO / "admin.token").read_text().strip()
-    response = httpx.post(f"{HUB}/users/alice/tokens", headers={"Authorization": f"token {admin}"},
-                          json={"scopes": ["access:services!service=firecrest"], "expires_in": 3600,
-                                "note": "benchmarks/api.py"})
-    response.raise_for_status()
-    return response.json()["token"]
 
 
 async def latency(token: str) -> None:

@@ -14,6 +14,19 @@ from firecrest_hub.config import System, Systems, load_config_file  # noqa: E402
 from firecrest_hub.delegation import CertificateAuthority  # noqa: E402
 
 DEMO = ROOT / ".demo"
+HUB_API = "http://127.0.0.1:8000/hub/api"
+API = "http://127.0.0.1:8000/services/firecrest/api/v1"
+
+
+def user_token(user: str = "alice", note: str = "benchmarks") -> str:
+    """A fresh hub token of `user` for the firecrest service, made with the demo's admin token."""
+    import httpx
+
+    admin = (DEMO / "admin.token").read_text().strip()
+    response = httpx.post(f"{HUB_API}/users/{user}/tokens", headers={"Authorization": f"token {admin}"},
+                          json={"scopes": ["access:services!service=firecrest"], "expires_in": 3600, "note": note})
+    response.raise_for_status()
+    return response.json()["token"]
 
 
 def demo_config():

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import asyncssh
+import httpx
 
-from common import demo_authority, demo_system, report, timed
+from common import API, demo_authority, demo_system, report, timed, user_token
 from firecrest_hub.compute import JobRequest, SlurmScheduler
 from firecrest_hub.remote import ConnectionPool
 
@@ -73,6 +74,31 @@ async def submissions(system, authority, pool) -> None:
     connection.close()
 
 
+async def submissions_through_the_api(system, authority) -> None:
+    """What a client waits for: POST compute/jobs/upload until its task shows the job id (200)."""
+    print("== job submission through the API, until the task shows the job id")
+    connection = await bare_connection(system, authority)
+    headers = {"Authorization": f"Bearer {user_token(note='benchmarks/compute.py')}", "X-Machine-Name": "cluster"}
+    async with httpx.AsyncClient(base_url=API, headers=headers, timeout=30) as http:
+
+        async def submit_and_wait():
+            response = await http.post("compute/jobs/upload", files={"file": ("bench.sh", SCRIPT.encode())})
+            task_id = response.raise_for_status().json()["task_id"]
+            while (task := (await http.get(f"tasks/{task_id}")).json()["task"])["status"] != "200":
+                if task["status"] == "400":
+                    raise RuntimeError(f"the submission failed: {task['data']}")
+                await asyncio.sleep(0.002)
+
+        await submit_and_wait()
+        raw, api = [], []
+        for _ in range(5):
+            raw += await timed(lambda: connection.run("sbatch --parsable --job-name=bench", input=SCRIPT, check=True), 6)
+            api += await timed(submit_and_wait, 6)
+    report("sbatch over a warm SSH connection (baseline)", raw)
+    report("POST compute/jobs/upload until the task's 200", api, raw)
+    connection.close()
+
+
 async def queue_reads(system, pool) -> None:
     print("== shared job-state cache")
     scheduler = SlurmScheduler(pool)
@@ -94,6 +120,7 @@ async def main() -> None:
     try:
         await commands(system, authority, pool)
         await submissions(system, authority, pool)
+        await submissions_through_the_api(system, authority)
         await queue_reads(system, pool)
     finally:
         await pool.close()
