@@ -14,7 +14,6 @@ import http.client
 import json
 import socket
 import threading
-import time
 import urllib.parse
 import uuid
 
@@ -24,7 +23,7 @@ import requests
 from compute_support import (
     ENDED, HELD, MACHINE, call, cancel_quietly, created, exists, finished_task, job_state, read, result, submit,
 )
-from conftest import API_URL
+from conftest import API_URL, async_wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -136,13 +135,12 @@ async def test_accounting(alice_token):
     submitted = await submit(alice_token, "#!/bin/bash\nexit 3\n", name="fails.sh")
     jobid = str(submitted["jobid"])
     assert (await job_state(alice_token, jobid))["state"] == "FAILED"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # slurmdbd learns the end a little after slurmctld
+
+    async def accounted():  # slurmdbd learns the end a little after slurmctld
         records = await result(call("GET", "compute/acct", alice_token, params={"jobs": jobid}), alice_token)
-        if records and records[0]["state"] == "FAILED":
-            break
-        await asyncio.sleep(0.5)
-    record = records[0]
+        return records[0] if records and records[0]["state"] == "FAILED" else None
+
+    record = await async_wait_for(accounted, 30, interval=0.5, what=f"sacct to report job {jobid} failed")
     assert (record["jobid"], record["user"], record["name"], record["exit_code"]) == (jobid, "alice", "fails.sh",
                                                                                        "3:0")
     assert {"start_time", "time", "time_left", "nodes", "nodelist", "partition"} <= set(record)
@@ -336,15 +334,16 @@ class EventListener:
 async def test_job_state_changes_reach_the_owners_event_stream(alice_token, bob_token):
     alice_events, bob_events = EventListener(alice_token), EventListener(bob_token)
     try:
-        await asyncio.sleep(1)  # both streams are open, and the publisher has its baseline
+        # Both streams are open: the service subscribed each before it answered with the stream's headers.
         submitted = await submit(alice_token, "#!/bin/bash\nsleep 2\n", name="watched.sh")
         jobid = str(submitted["jobid"])
         await job_state(alice_token, jobid)  # reading the queue is what drives the events
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and ENDED.isdisjoint(e["state"] for e in alice_events.jobs
-                                                                 if e["jobid"] == jobid):
-            await asyncio.sleep(0.2)
-        seen = [event for event in alice_events.jobs if event["jobid"] == jobid]
+
+        def seen_ended():
+            seen = [event for event in alice_events.jobs if event["jobid"] == jobid]
+            return seen if not ENDED.isdisjoint(event["state"] for event in seen) else None
+
+        seen = await async_wait_for(seen_ended, 10, interval=0.2, what=f"the end of job {jobid} on alice's stream")
         assert seen and seen[-1]["state"] == "COMPLETED" and seen[-1]["system"] == MACHINE
         assert seen[0]["user"] == "alice" and "previous_state" in seen[0]
         assert all(event["jobid"] != jobid for event in bob_events.jobs)
