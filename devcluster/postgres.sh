@@ -88,6 +88,19 @@ ensure_database() {
     psql_admin "CREATE DATABASE $database OWNER $role" >/dev/null
     install -d -m 0700 "$demo/postgres"
     (umask 077 && printf 'postgresql+psycopg2://%s:%s@127.0.0.1:%s/%s\n' "$role" "$password" "$port" "$database" > "$urlfile")
+    return
+  fi
+  # The server is one per machine, this checkout's URL its own: another checkout may have made the role
+  # anew since. Give it this URL's password again (a hex string: nothing to quote).
+  password=$(sed -n 's|^postgresql+psycopg2://[^:]*:\([0-9a-f]*\)@.*|\1|p' "$urlfile")
+  [ -n "$password" ] || die "$urlfile holds no test URL; remove it and start again"
+  if [ -z "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" ]; then
+    psql_admin "CREATE ROLE $role LOGIN PASSWORD '$password'" >/dev/null
+  else
+    psql_admin "ALTER ROLE $role LOGIN PASSWORD '$password'" >/dev/null
+  fi
+  if [ -z "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = '$database'")" ]; then
+    psql_admin "CREATE DATABASE $database OWNER $role" >/dev/null
   fi
 }
 
