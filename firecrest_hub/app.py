@@ -21,6 +21,7 @@ from . import __version__, api
 from .access import Access
 from .jobs import JobEventPublisher, JobTasks
 from .logs import keep_credentials_out_of_debug_logs, log_request
+from .reservations import Reservations
 from .staging import ObjectStore, Staging
 from .status import StatusProbes
 from .tasks import Tasks
@@ -98,6 +99,7 @@ class FirecrestService(Application):
         self.objects = ObjectStore(parent=self)
         self.staging = Staging(self.objects, access, self.tasks, parent=self)
         self.job_events = JobEventPublisher(access, self.tasks.events, parent=self)
+        self.reservations = Reservations(access, parent=self)
         self.health = StatusProbes(access.systems.all(), access.pool, access.authority, self.tasks.store,
                                    self.objects, parent=self)
         self.hub_auth = HubOAuth(parent=self)

@@ -218,7 +218,7 @@ async def troubled_service(demo_dir, silent_sshd, tmp_path):
     server.stop()
     await service.health.stop()
     await service.tasks.close()
-    await service.pool.close()
+    await service.access.close()
 
 
 async def fetch(url: str, token: str):

@@ -23,11 +23,7 @@ from .base import APIError, APIHandler, status_for
 class ReservationsBase(APIHandler):
     @property
     def reservations(self) -> Reservations:
-        """The process's one `Reservations`, built from the service's config at the first request."""
-        settings = self.application.settings
-        if "reservations" not in settings:
-            settings["reservations"] = Reservations(self.service.access, parent=self.service)
-        return settings["reservations"]
+        return self.service.reservations
 
     @contextlib.contextmanager
     def failing(self, error: str):
