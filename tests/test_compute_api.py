@@ -116,13 +116,20 @@ async def test_jobs_listing_shows_v1_fields_and_pages(alice_token, alice):
         await cancel_quietly(alice, *jobids)
 
 
-async def test_one_job_with_its_output(alice_token):
-    submitted = await submit(alice_token, "#!/bin/bash\necho out\necho err >&2\n", name="both.sh")
-    await job_state(alice_token, submitted["jobid"])
-    job = await result(call("GET", f"compute/jobs/{submitted['jobid']}", alice_token), alice_token)
-    assert list(job) == ["0"]
-    assert job["0"]["jobid"] == str(submitted["jobid"]) and job["0"]["state"] == "COMPLETED"
-    assert job["0"]["job_data_out"] == "out\nerr\n" == job["0"]["job_data_err"]
+async def test_one_job_with_its_output(alice_token, alice):
+    submitted = await submit(alice_token, "#!/bin/bash\necho out\necho err >&2\nsleep 120\n", name="both.sh")
+    jobid = submitted["jobid"]
+    try:
+        async def shown_with_output():  # while the job runs: v1 shows active jobs only
+            job = await result(call("GET", f"compute/jobs/{jobid}", alice_token), alice_token)
+            return job if job["0"]["job_data_out"] else None
+
+        job = await async_wait_for(shown_with_output, 30, interval=0.5, what=f"job {jobid} to show its output")
+        assert list(job) == ["0"]
+        assert job["0"]["jobid"] == str(jobid) and job["0"]["state"] == "RUNNING"
+        assert job["0"]["job_data_out"] == "out\nerr\n" == job["0"]["job_data_err"]
+    finally:
+        await cancel_quietly(alice, jobid)
 
 
 async def test_cancel(alice_token, held_job):
