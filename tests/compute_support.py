@@ -3,9 +3,6 @@ tasks and jobs (bounded), and looking at the queue directly as a user."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import requests
 
 from conftest import API_URL, async_wait_for
@@ -35,15 +32,14 @@ def created(response: requests.Response, status: int = 200) -> str:
 
 async def finished_task(token: str, task_id: str, timeout: float = 60) -> dict:
     """The task once it has finished (200 or 400)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def finished():
         response = call("GET", f"tasks/{task_id}", token, machine=None)
         assert response.status_code == 200, response.text
         task = response.json()["task"]
-        if task["status"] in ("200", "400"):
-            return task
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not finish within {timeout} s: {task}")
+        return task if task["status"] in ("200", "400") else None
+
+    return await async_wait_for(finished, timeout, interval=0.2, what=f"task {task_id} to finish")
 
 
 async def result(response: requests.Response, token: str, status: int = 200, expect: str = "200"):
