@@ -20,7 +20,7 @@ from tornado.testing import bind_unused_port
 from traitlets import TraitError
 from traitlets.config import Config
 
-from conftest import API_URL, HUB_URL, ROOT
+from conftest import API_URL, HUB_URL, ROOT, async_wait_for, wait_for
 from firecrest_hub.app import FirecrestService
 from firecrest_hub.config import System
 from firecrest_hub.remote import CommandResult
@@ -45,13 +45,12 @@ def get(token: str, endpoint: str) -> requests.Response:
 @pytest.fixture(scope="module")
 def checked(alice_token):
     """Wait until the service's first health check is in (the service may just have been restarted)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def reported() -> bool:
         response = get(alice_token, "systems")
-        if response.status_code == 200 and not any(NOT_CHECKED in s["description"] for s in response.json()["out"]):
-            return
-        time.sleep(0.5)
-    pytest.fail("the service's health checks did not report within 30 s")
+        return response.status_code == 200 and not any(NOT_CHECKED in s["description"] for s in response.json()["out"])
+
+    wait_for(reported, 30, interval=0.5, what="the service's first health checks")
 
 
 # -- v1's shapes through the proxy, against the healthy dev cluster ----------------------------------
@@ -230,20 +229,19 @@ async def fetch(url: str, token: str):
 async def test_down_and_hung_systems_are_unavailable_and_status_never_waits(troubled_service, alice_token):
     # The new service asks the hub about the token once (then caches it): not part of what is timed here.
     await fetch(f"{troubled_service}/status/parameters", alice_token)
-    systems = {}
-    deadline = time.monotonic() + 10
-    # Ask again and again while the checks run (the hung one for its whole 1.5 s timeout): every
-    # answer is immediate and a 200, whatever the checks are doing.
-    while time.monotonic() < deadline:
+
+    async def all_checked() -> dict | None:
+        # Ask again and again while the checks run (the hung one for its whole 1.5 s timeout): every
+        # answer is immediate and a 200, whatever the checks are doing.
         for endpoint in STATUS_ENDPOINTS + ["systems/hung", "filesystems/down"]:
             response, took = await fetch(f"{troubled_service}/status/{endpoint}", alice_token)
             assert response.code == 200, (endpoint, response.body)
             assert took < AT_ONCE, (endpoint, took)
         response, _ = await fetch(f"{troubled_service}/status/systems", alice_token)
         systems = {s["system"]: s for s in json.loads(response.body)["out"]}
-        if not any(NOT_CHECKED in s["description"] for s in systems.values()):
-            break
-        await asyncio.sleep(0.1)
+        return None if any(NOT_CHECKED in s["description"] for s in systems.values()) else systems
+
+    systems = await async_wait_for(all_checked, 10, what="every system's first health check")
 
     assert systems["cluster"] == {"system": "cluster", "status": "available", "description": "System ready"}
     assert systems["down"]["status"] == "unavailable"
@@ -290,15 +288,18 @@ async def test_report_is_immediate_and_a_stale_one_starts_a_round(demo_dir, pool
         probes = StatusProbes([down], pool, authority, store, ObjectStore(), interval=1, timeout=2)
         first = probes.report()  # nothing checked yet: answered at once, and a round starts
         assert first.checked_at is None and NOT_CHECKED in first.systems["down"].health.description
-        await asyncio.sleep(0.3)
-        checked = probes.report()
-        assert checked.checked_at is not None
+
+        def first_round():
+            report = probes.report()
+            return report if report.checked_at else None
+
+        checked = await async_wait_for(first_round, 5, interval=0.05, what="the first round")
         assert not checked.systems["down"].health.ok
         assert checked.services["tasks"].ok and checked.services["certificator"].ok
         await asyncio.sleep(1)  # older than the interval: the next read starts a round, and answers at once
         assert probes.report().checked_at == checked.checked_at
-        await asyncio.sleep(0.3)
-        assert probes.report().checked_at > checked.checked_at
+        await async_wait_for(lambda: probes.report().checked_at > checked.checked_at, 5, interval=0.05,
+                             what="the round a stale read started")
     finally:
         await probes.stop()
         await store.close()
