@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import HUB_URL, ROOT
+from conftest import HUB_URL, ROOT, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -36,22 +36,12 @@ def server_of(admin_token: str, user: str) -> dict | None:
     return response.json()["servers"].get("")
 
 
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout} s")
-
-
 def stop_server(admin_token: str, user: str) -> None:
     if server_of(admin_token, user) is None:
         return
     response = hub_api("DELETE", f"/users/{user}/server", admin_token)
     assert response.status_code in (202, 204), response.text
-    wait_until(lambda: server_of(admin_token, user) is None, 60, f"{user}'s server did not stop")
+    wait_for(lambda: server_of(admin_token, user) is None, 60, what=f"{user}'s server to stop")
 
 
 def start_server(admin_token: str, user: str, options: dict) -> tuple[requests.Response, list[dict]]:
@@ -150,7 +140,7 @@ def alice_server(admin_token):
     stop_server(admin_token, "alice")
     response, events = start_server(admin_token, "alice", OPTIONS)
     assert response.status_code in (201, 202), response.text
-    wait_until(lambda: (server_of(admin_token, "alice") or {}).get("ready"), 120, "alice's server was not ready")
+    wait_for(lambda: (server_of(admin_token, "alice") or {}).get("ready"), 120, what="alice's server to be ready")
     yield {"job_id": job_id_of(admin_token, "alice"), "events": events}
     stop_server(admin_token, "alice")
 
@@ -160,7 +150,7 @@ def bob_server(admin_token):
     stop_server(admin_token, "bob")
     response, _ = start_server(admin_token, "bob", {})
     assert response.status_code in (201, 202), response.text
-    wait_until(lambda: (server_of(admin_token, "bob") or {}).get("ready"), 120, "bob's server was not ready")
+    wait_for(lambda: (server_of(admin_token, "bob") or {}).get("ready"), 120, what="bob's server to be ready")
     yield job_id_of(admin_token, "bob")
     stop_server(admin_token, "bob")
 
@@ -223,17 +213,17 @@ def test_a_hub_restart_keeps_the_server(admin_token, alice_server, alice_access,
         for command in ("stop-hub", "start"):
             subprocess.run(["bash", str(ROOT / "devcluster" / "demo.sh"), command], check=True, timeout=600,
                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    server = wait_until(lambda: server_of(admin_token, "alice"), 60, "alice's server is gone after the restart")
+    server = wait_for(lambda: server_of(admin_token, "alice"), 60, what="alice's server after the restart")
     assert server["ready"]
     assert server["state"]["job_id"] == alice_server["job_id"]
-    wait_until(lambda: status_through_proxy(alice_access) == 200, 30, "alice's server did not answer")
+    wait_for(lambda: status_through_proxy(alice_access) == 200, 30, what="alice's server to answer")
 
 
 def test_stopping_ends_the_job(admin_token, alice_server):
     jobid = alice_server["job_id"]
     stop_server(admin_token, "alice")
     assert slurm("squeue", "--noheader", f"--jobs={jobid}", "--states=PENDING,RUNNING", "--format=%i").strip() == ""
-    state = wait_until(lambda: slurm("sacct", "--noheader", "--allocations", "--parsable2", f"--jobs={jobid}",
-                                     "--format=State").strip(), 30, "sacct did not list the job")
+    state = wait_for(lambda: slurm("sacct", "--noheader", "--allocations", "--parsable2", f"--jobs={jobid}",
+                                   "--format=State").strip(), 30, what="sacct to list the job")
     assert state.startswith("CANCELLED")
     assert not PWNED.exists()
