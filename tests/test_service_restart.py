@@ -13,7 +13,6 @@ In process: the resume handler's three cases, each made to happen for sure: sbat
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import signal
@@ -28,8 +27,8 @@ import pytest_asyncio
 import requests
 from traitlets.config import Config
 
-from compute_support import MACHINE, call, created, finished_task, marked_jobs, read
-from conftest import API_URL
+from compute_support import MACHINE, call, created, exists, finished_task, marked_jobs, read
+from conftest import API_URL, ROOT, async_wait_for
 from firecrest_hub.access import Access
 from firecrest_hub.compute import JobRequest
 from firecrest_hub.compute.slurm_commands import SubmitBatchJob
@@ -39,7 +38,8 @@ from firecrest_hub.jobs.submission import marker_of
 
 pytestmark = pytest.mark.cluster
 
-SERVICE_COMMAND = "firecrest_hub --config"
+# This checkout's service, as the hub starts it (jupyterhub_config.py): not another checkout's on the machine.
+SERVICE_COMMAND = f"firecrest_hub --config {ROOT / 'jupyterhub_config.py'}"
 
 
 @pytest.fixture
@@ -64,17 +64,17 @@ def service_pid() -> int:
 
 async def restarted(old_pid: int, timeout: float = 120) -> None:
     """Wait until the hub has started a new service process and it answers again (401 without a token)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         pids = service_pids()
-        if pids and str(old_pid) not in pids:
-            try:
-                if requests.get(f"{API_URL}/status/parameters", timeout=5).status_code == 401:
-                    return
-            except requests.ConnectionError:
-                pass
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"the service did not come back within {timeout} s")
+        if not pids or str(old_pid) in pids:
+            return False
+        try:
+            return requests.get(f"{API_URL}/status/parameters", timeout=5).status_code == 401
+        except requests.ConnectionError:
+            return False
+
+    await async_wait_for(answers, timeout, interval=0.5, what="the service to come back")
 
 
 def start_tasks(token: str, work: str) -> dict[str, str]:
@@ -108,9 +108,7 @@ async def test_submissions_and_transfers_survive_a_restart(alice_token, alice, w
         assert task["data"]["result"] == "Job submitted"
         assert jobs == [str(task["data"]["jobid"])], (kind, task, jobs)  # it exists, and it is the only one
     if outcomes["transfer"]["status"] == "200":  # and the transfer job really copies
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (await alice.run(["test", "-e", f"{work}/copy.txt"])).ok:
-            await asyncio.sleep(0.5)
+        await async_wait_for(lambda: exists(alice, f"{work}/copy.txt"), 60, interval=0.5, what="the transfer's copy")
         assert await read(alice, f"{work}/copy.txt") == "data"
 
 
