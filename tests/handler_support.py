@@ -12,7 +12,9 @@ writer. What stands in: the hub's answer about a token (TOKENS), and `Connection
 out a ReplaySession: commands get the recorded CommandResult of the first matching argv pattern (or raise
 the recorded error, as the pool does on a timeout, an output cap or a lost connection), and SFTP requests
 go to FakeSFTP, a small in-memory tree (realpath, stat/lstat, scandir, readlink, mkdir, open, rename,
-remove). SFTP requests that FakeSFTP lacks (symlink, chmod, setstat...) fail the test loudly.
+remove). SFTP requests that FakeSFTP lacks (symlink, chmod, setstat...) fail the test loudly, so
+utilities/symlink and utilities/chmod with an octal mode are covered only up to their checks of paths and
+arguments (which run before any SFTP request).
 Nothing is started in the background: no health checks, job-event publisher, job-state cache or staging
 work, so status, staging and job results are left to the tests against the real cluster.
 """
@@ -31,8 +33,8 @@ from urllib.parse import urlencode
 import asyncssh
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.httpserver import HTTPServer
-from tornado.web import HTTPError
 from tornado.testing import bind_unused_port
+from tornado.web import HTTPError
 from traitlets.config import Config
 
 from firecrest_hub import app
