@@ -19,7 +19,7 @@ import time
 from .compute import SlurmScheduler
 from .config import System, Systems
 from .delegation import CertificateAuthority
-from .errors import DependencyUnavailable, FirecrestError, InvalidInput, PermissionDenied
+from .errors import AccountRefused, DependencyUnavailable, FirecrestError, InvalidInput
 from .identity import AccountMapper
 from .numbers import parse_whole_number
 from .remote import CommandResult, ConnectionPool, RemoteCommand, RemoteSession
@@ -44,7 +44,7 @@ class LookUpUid(RemoteCommand):
         fields = result.stdout.strip().split(":")
         uid = parse_whole_number(fields[2]) if result.ok and len(fields) > 2 else None
         if uid is None:
-            raise PermissionDenied(f"the system could not tell the uid of {self.account!r}: "
+            raise AccountRefused(f"the system could not tell the uid of {self.account!r}: "
                                    f"{result.stderr.strip() or result.stdout.strip()}")
         return uid
 
@@ -69,7 +69,7 @@ class Access:
         return system
 
     async def session_for(self, hub_user: str, system: System) -> RemoteSession:
-        """The hub user's session on `system`, as the account the policy admits; PermissionDenied before
+        """The hub user's session on `system`, as the account the policy admits; AccountRefused before
         any certificate is signed when it admits none."""
         account = self.accounts.account_for(hub_user, system)
         await self._admit(account, system)
@@ -109,9 +109,9 @@ class Access:
             cached = self._uids[key] = (time.monotonic() + self.accounts.uid_cache_time, future)
         uid = await asyncio.shield(cached[1])
         if uid is None:
-            raise PermissionDenied(f"there is no account {account!r} on system {system.name!r}")
+            raise AccountRefused(f"there is no account {account!r} on system {system.name!r}")
         if uid < self.accounts.min_uid:
-            raise PermissionDenied(
+            raise AccountRefused(
                 f"{account!r} is a system account on {system.name!r} (uid {uid}, below "
                 f"{self.accounts.min_uid}); no hub user may act as it")
 
@@ -128,4 +128,4 @@ def _failed_transiently(future: asyncio.Future) -> bool:
     if not future.done() or future.cancelled():
         return future.cancelled()
     error = future.exception()
-    return error is not None and not isinstance(error, PermissionDenied)
+    return error is not None and not isinstance(error, AccountRefused)

@@ -120,6 +120,7 @@ class FirecrestService(Application):
     def routes(self) -> list:
         api_prefix = url_path_join(self.base_url, "api/v1")
         return api.routes(api_prefix) + [
+            (url_path_join(api_prefix, ".*"), api.UnknownPathHandler),
             (url_path_join(self.base_url, "oauth_callback"), HubOAuthCallbackHandler),
         ]
 

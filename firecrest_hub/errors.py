@@ -33,6 +33,11 @@ class PermissionDenied(FirecrestError):
     """The cluster refused the operation for this account."""
 
 
+class AccountRefused(PermissionDenied):
+    """The account policy admits no account of the system for this hub user (a 403: not the cluster's
+    refusal of an operation, but the service's of the user)."""
+
+
 class NotFound(FirecrestError):
     """A path, job or object does not exist (or is not the caller's)."""
 
@@ -84,6 +89,10 @@ class InvalidGroup(InvalidInput):
 
 class SourceNotFound(NotFound):
     """The source of a move, copy, compression or extraction does not exist."""
+
+
+class PatternNotFound(NotFound):
+    """head/tail with grep: no line holds the pattern (v1 answers 404 here, unlike for paths)."""
 
 
 class AlreadyExists(FirecrestError):

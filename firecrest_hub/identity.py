@@ -16,7 +16,7 @@ from traitlets import Callable, Dict, Float, Integer, Set, Union, Unicode
 from traitlets.config import Configurable
 
 from .config import System
-from .errors import PermissionDenied
+from .errors import AccountRefused
 
 # The portable subset POSIX and useradd agree on; it also keeps the name safe in any argv or path.
 POSIX_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -61,13 +61,13 @@ class AccountMapper(Configurable):
     ).tag(config=True)
 
     def account_for(self, hub_user: str, system: System) -> str:
-        """The account `hub_user` acts as on `system`; PermissionDenied if there is none the policy admits
+        """The account `hub_user` acts as on `system`; AccountRefused if there is none the policy admits
         by name (the uid check follows in `Access.session_for`)."""
         account = self._mapped(hub_user, system.name) or hub_user
         if not is_posix_account(account):
-            raise PermissionDenied(f"hub user {hub_user!r} has no valid account on system {system.name!r}")
+            raise AccountRefused(f"hub user {hub_user!r} has no valid account on system {system.name!r}")
         if account in self.denied_accounts or account in (system.service_account, system.reservation_account):
-            raise PermissionDenied(
+            raise AccountRefused(
                 f"hub user {hub_user!r} would act as {account!r} on system {system.name!r}, "
                 "an account reserved for the system or the service; ask the administrators for a mapping")
         return account

@@ -184,7 +184,8 @@ def test_grep_keeps_the_lines_with_the_fixed_string():
     command = c.FilePart("tail", "/home/a/f", limit=100, grep="a.b")
     assert command.argv() == ["tail", "--", "/home/a/f"]  # no pipe, no grep process: filtered here
     assert command.parse(_ok("xa.by\naxb\n$(a.b)\n")) == "xa.by\n$(a.b)\n"
-    assert command.parse(_ok("none\n")) == ""
+    with pytest.raises(errors.PatternNotFound, match="pattern not found"):  # v1's 404
+        command.parse(_ok("none\n"))
     for pattern in ("", "a\nb", "a\x00b"):
         with pytest.raises(errors.InvalidInput, match="grep"):
             c.FilePart("head", "/home/a/f", limit=100, grep=pattern)

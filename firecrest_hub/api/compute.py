@@ -24,7 +24,8 @@ from ..errors import FileTooLarge, InvalidInput
 from ..filesystem import PathPolicy
 from ..jobs.submission import check_script_file
 from ..numbers import whole_number
-from .base import APIHandler
+from ..remote import home_directory, relative_to
+from .base import APIError, APIHandler
 from .utilities import UploadHandler
 
 _MAX_IDS = 1000
@@ -111,12 +112,19 @@ class SubmitUploadHandler(UploadHandler):
         script = files["file"][-1]
         if len(script.body) > self.service.max_file_size:
             raise too_large
-        request = JobRequest(script=_text("file", script.body), account=_form_value(fields, "account") or None,
+        request = JobRequest(script=_text("file", script.body), account=_account(_form_value(fields, "account")),
                              env=parse_env(_form_value(fields, "env")))
         system = self.system()
         task = await self.service.job_tasks.submit_script(self.username, await self.session(system), script.filename,
                                                           request)
         self.write_json(task.creation_json(), 201)
+
+
+def _account(value: str | None) -> str | None:
+    """v1's `account`: absent means the user's default Slurm account; present, it may not be empty."""
+    if value == "":
+        raise APIError(400, "Invalid account", error="'account' is empty")
+    return value
 
 
 def _text(name: str, data: bytes) -> str:
@@ -135,10 +143,12 @@ class SubmitPathHandler(ComputeHandler):
     script's directory."""
 
     async def post(self):
-        path = PathPolicy(self.target.filesystems).check(self.argument("targetPath"), "targetPath")
-        request = JobRequest(script_path=path, workdir=posixpath.dirname(path),
-                             account=self.argument("account") or None, env=parse_env(self.argument("env")))
         session = await self.session(self.target)
+        given = self.argument("targetPath")
+        home = await home_directory(session) if given and not given.startswith("/") else "/"
+        path = PathPolicy(self.target.filesystems).check(relative_to(home, given), "targetPath")
+        request = JobRequest(script_path=path, workdir=posixpath.dirname(path),
+                             account=_account(self.argument("account")), env=parse_env(self.argument("env")))
         await check_script_file(session, path)
         task = await self.service.job_tasks.submit_path(self.username, session, request)
         self.write_json(task.creation_json(), 201)

@@ -57,7 +57,9 @@ class ServiceHandler(StatusHandler):
     def get(self, name: str):
         health = self.report.services.get(name)
         if health is None:
-            raise APIError(404, f"there is no service {name!r}", error="Service does not exist")
+            # v1's own body, which clients read: {"description": "Service does not exists", "status_code": 404}
+            self.write_json({"description": "Service does not exists", "status_code": 404}, 404)
+            return
         # v1 answers this one without the {description, out} envelope, and pyfirecrest reads it so.
         self.write_json(service_json(name, health))
 

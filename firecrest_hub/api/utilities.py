@@ -5,8 +5,8 @@ something, or 204 for rm; failures are the API's JSON errors with v1's X-* heade
 Parameters come from the query string for GET and from the form body (urlencoded or multipart, as
 pyfirecrest sends them) otherwise. Every path passes the system's PathPolicy before anything runs.
 
-Where this differs from v1, on purpose: the status codes of the shared error mapping (403 for permission
-denied, 408 for timeouts, 413 for sizes, where v1 said 400; the X-* headers are v1's); head and tail over
+Where this differs from v1, on purpose: the status codes of the shared error mapping (408 for timeouts,
+413 for sizes, where v1 said 400; the X-* headers are v1's; permission denied is v1's 400); head and tail over
 the size cap are refused instead of cut short; a page past the end of a listing is empty instead of the
 whole listing; an upload replaces its target all at once (a new file, not v1's rewrite in place); grep
 filters head/tail lines in the service instead of in a shell pipe.
@@ -23,6 +23,7 @@ from tornado.web import stream_request_body
 from ..errors import FileTooLarge, InvalidInput
 from ..filesystem import FileOperations, PathPolicy
 from ..numbers import parse_whole_number, whole_number
+from ..remote import home_directory, relative_to
 from .base import APIHandler
 
 _TRUE = ("true", "yes", "1")
@@ -30,6 +31,7 @@ _FALSE = ("false", "no", "0", "")
 # Room for the form fields and part headers around an uploaded file's bytes.
 _FORM_OVERHEAD = 64 * 1024
 _MAX_PAGE = 1_000_000
+_PATH_PARAMETERS = ("targetPath", "sourcePath")
 
 
 class UtilitiesHandler(APIHandler):
@@ -37,14 +39,19 @@ class UtilitiesHandler(APIHandler):
         await super().prepare()
         system = self.system()
         self.paths = PathPolicy(system.filesystems)
+        session = await self.session(system)
         self.files = FileOperations(
-            await self.session(system),
+            session,
             max_file_size=self.service.max_file_size,
             max_entries=self.service.max_listing_entries,
         )
+        # v1 ran its commands in the home directory, so a relative path starts there: one SFTP request,
+        # made only when a path is relative.
+        relative = any(value and not value.startswith("/") for value in map(self.argument, _PATH_PARAMETERS))
+        self.home = await home_directory(session) if relative else "/"
 
     def path(self, name: str) -> str:
-        return self.paths.check(self.argument(name), name)
+        return self.paths.check(relative_to(self.home, self.argument(name)), name)
 
     def flag(self, name: str, *, present: bool = False) -> bool:
         """A boolean parameter; `present` makes an empty value true (v1's mkdir `p`)."""

@@ -16,7 +16,7 @@ from importlib import resources
 
 from ..errors import (
     AlreadyExists, CommandFailed, InvalidGroup, InvalidInput, InvalidMode, InvalidOwner, IsADirectory,
-    NotADirectory, OutputTooLarge, PermissionDenied,
+    NotADirectory, OutputTooLarge, PatternNotFound, PermissionDenied,
 )
 from ..identity import POSIX_ACCOUNT
 from ..remote import CommandResult, RemoteCommand, raise_for_stderr
@@ -190,7 +190,10 @@ class FilePart(FileCommand):
                 f"{self.tool} of {self.path!a} is more than {self.limit} bytes; ask for fewer bytes or lines")
         if self.grep is None:
             return stdout
-        return "".join(line for line in stdout.splitlines(keepends=True) if self.grep in line)
+        matching = "".join(line for line in stdout.splitlines(keepends=True) if self.grep in line)
+        if not matching:
+            raise PatternNotFound(f"pattern not found: no line of the {self.tool} of {self.path!a} holds it")
+        return matching
 
 
 class Checksum(FileCommand):

@@ -199,7 +199,8 @@ async def _existing_directory(sftp, path: str, accept: bool) -> None:
             if stat.S_ISDIR((await sftp.stat(path)).permissions or 0):
                 return
     if await lexists(sftp, path):
-        raise AlreadyExists(f"{path!a} already exists")
+        # coreutils' words, as v1 passed them on: clients (aiida-firecrest) match "File exists".
+        raise AlreadyExists(f"mkdir: cannot create directory {path!a}: File exists")
     raise CommandFailed(f"cannot create the directory {path!a}")
 
 

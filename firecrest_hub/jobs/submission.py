@@ -67,10 +67,11 @@ async def stage_script(session: RemoteSession, directory: str, file_name: str, c
 
 async def check_script_file(session: RemoteSession, path: str) -> None:
     """A clear error before anything is submitted when `path` leads outside the filesystems (through a
-    symlink) or is not a regular file the account can see."""
+    symlink), or is not a regular file the account can read (sbatch would read it only later)."""
     await PathResolver.for_session(session).check(path)
     sftp = await session.sftp()
     async with guarded(path, session.pool.command_timeout):
         attrs = await sftp.stat(path)
-    if not stat.S_ISREG(attrs.permissions or 0):
-        raise InvalidPath(f"{path!a} is not a regular file")
+        if not stat.S_ISREG(attrs.permissions or 0):
+            raise InvalidPath(f"{path!a} is not a regular file")
+        await (await sftp.open(path, "rb")).close()

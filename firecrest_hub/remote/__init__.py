@@ -3,7 +3,7 @@ with typed errors, and the tail of a file)."""
 
 from .command import CommandResult, RemoteCommand, raise_for_stderr, to_shell
 from .pool import ConnectionPool, RemoteSession
-from .sftp import guarded, read_tail
+from .sftp import guarded, home_directory, read_tail, relative_to
 
-__all__ = ["CommandResult", "ConnectionPool", "RemoteCommand", "RemoteSession", "guarded", "raise_for_stderr",
-           "read_tail", "to_shell"]
+__all__ = ["CommandResult", "ConnectionPool", "RemoteCommand", "RemoteSession", "guarded", "home_directory",
+           "raise_for_stderr", "read_tail", "relative_to", "to_shell"]

@@ -37,6 +37,18 @@ async def guarded(path: str, timeout: float):
         raise ClusterUnreachable(f"the connection broke during the file operation: {error}") from error
 
 
+async def home_directory(session: RemoteSession) -> str:
+    """The account's home directory on the system, where SFTP starts (and v1's commands ran)."""
+    sftp = await session.sftp()
+    async with guarded(".", session.pool.command_timeout):
+        return await sftp.realpath(".")
+
+
+def relative_to(home: str, path: str | None) -> str | None:
+    """`path` made absolute the way v1 ran its commands: a relative one starts at `home`."""
+    return path if not path or path.startswith("/") else f"{home.rstrip('/')}/{path}"
+
+
 async def read_tail(session: RemoteSession, path: str, size: int) -> str | None:
     """The last `size` bytes of the regular file at `path` (relative paths start at the account's home),
     read as the session's account and decoded; None when there is no regular file there. Other failures
