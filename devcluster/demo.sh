@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The demo: the dev cluster, then JupyterHub (with configurable-http-proxy) and the firecrest service it
-# manages. Usage: demo.sh start|stop|status. Idempotent; state, logs and pid files live in .demo/, which
-# is private to root (cluster.sh start makes it so, also on an old checkout): the hub's database and
-# cookie secret, the admin token and logs that show other users' requests.
+# manages. Usage: demo.sh start|stop|stop-hub|status. Idempotent. The hub is the `hub` program of the
+# cluster's supervisord (devcluster/supervisord.conf), started once the cluster answers; `stop` stops it
+# with the cluster, `stop-hub` alone. State and logs live in .demo/, which is private to root
+# (cluster.sh start makes it so, also on an old checkout): the hub's database and cookie secret, the
+# admin token and logs that show other users' requests.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 demo=$root/.demo
 hub_url=http://127.0.0.1:8000
 python=${PYTHON:-python3}
+export PYTHON=$python  # the hub runs with this interpreter (cluster.sh), so does notebook-env.sh
 
 say() { printf 'demo: %s\n' "$*"; }
 die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+cluster() { bash "$root/devcluster/cluster.sh" "$@"; }
 
 install_python_packages() {
   local stamp=$demo/python.stamp
@@ -58,20 +61,20 @@ http_status() {  # http_status URL -> prints the status code
 
 service_answers() { [ "$(http_status "$hub_url/services/firecrest/api/v1/status/parameters")" = 401 ]; }
 
+hub_running() { cluster ctl status hub 2>/dev/null | grep -q RUNNING; }
+
 start() {
-  bash "$root/devcluster/cluster.sh" start
-  install -d -m 0700 "$demo/hub" "$demo/logs" "$demo/pids"
+  install -d -m 0700 "$demo"
+  # what the hub's program needs (its interpreter, the proxy on its PATH) before cluster.sh writes it
   install_python_packages
   install_proxy
   install_chromium
-  PYTHON="$python" bash "$root/devcluster/notebook-env.sh"
+  bash "$root/devcluster/notebook-env.sh"
+  cluster start
   ensure_admin_token
-  if ! alive "$demo/pids/hub.pid"; then
+  if ! hub_running; then
     say "starting JupyterHub on $hub_url"
-    # umask 077: its log, its SQLite database (and journals) and what the service it starts writes
-    # (the task store) are root's alone
-    (cd "$root" && umask 077 && setsid nohup "$python" -m jupyterhub -f "$root/jupyterhub_config.py" \
-        >> "$demo/logs/hub.log" 2>&1 < /dev/null &)
+    cluster ctl start hub >/dev/null || die "JupyterHub did not start; see $demo/logs/hub.log"
   fi
   wait_for 60 "JupyterHub" "$demo/logs/hub.log" curl -sf "$hub_url/hub/api/"
   wait_for 60 "the firecrest service" "$demo/logs/hub.log" service_answers
@@ -80,21 +83,15 @@ start() {
 }
 
 stop_hub() {
-  local pidfile=$demo/pids/hub.pid
-  alive "$pidfile" || return 0
+  hub_running || return 0
   say "stopping JupyterHub"
-  kill "$(cat "$pidfile")" 2>/dev/null || true
-  for _ in $(seq 60); do alive "$pidfile" || break; sleep 0.25; done
-  if alive "$pidfile"; then kill -9 "$(cat "$pidfile")" 2>/dev/null || true; fi
-  rm -f "$pidfile"
+  cluster ctl stop hub >/dev/null
 }
 
 case "${1:-start}" in
   start) start ;;
-  stop) stop_hub; bash "$root/devcluster/cluster.sh" stop ;;
+  stop) cluster stop ;;
   stop-hub) stop_hub ;;
-  status)
-    bash "$root/devcluster/cluster.sh" status
-    if alive "$demo/pids/hub.pid"; then echo "hub: running"; else echo "hub: stopped"; fi ;;
+  status) cluster status ;;
   *) die "usage: demo.sh start|stop|stop-hub|status" ;;
 esac
