@@ -659,9 +659,10 @@ retire_unsupervised() {
     # sshd and weed of this checkout, left without a pid file
     for entry in "$SSH_PORT:sshd:$SSH_DIR/sshd_config" "$S3_PORT:weed:-dir=$S3_DIR/data"; do
         IFS=: read -r pid comm name <<<"$entry"
+        # (what supervisord runs is left alone: ss may show a connection's sshd, forked a moment ago)
+        [[ ${STATE[$comm]:-} == RUNNING ]] && continue
         pid="$(listener_pid "$pid")"
         proc_running "$pid" "$comm" || continue
-        [[ -n $sup && $(parent_of "$pid") == "$sup" ]] && continue
         grep -qaF -- "$name" "/proc/$pid/cmdline" || die "port ${entry%%:*} is in use by pid $pid ($comm), not by this cluster; stop it first"
         log "$comm: stopping a leftover instance without a pid file (pid $pid)"
         stop_process "$pid" "$comm" 5
@@ -768,8 +769,8 @@ cmd_start() {
     setup_s3_files
     write_supervisor_conf
     start_supervisord
-    retire_unsupervised
     read_states
+    retire_unsupervised
     # a running sshd rereads a changed config (its sessions go on)
     if ((SSHD_CONF_CHANGED)) && [[ ${STATE[sshd]:-} == RUNNING ]]; then
         ctl signal HUP sshd >/dev/null && log "sshd: config changed, reloaded"
@@ -848,6 +849,7 @@ cmd_stop() {
     require_root
     local t0 sup weed_stop name stepds=()
     t0=$(now_ms)
+    read_states
     retire_unsupervised
     sup="$(supervisord_pid)"
     if [[ -z $sup ]]; then stop_lost_supervisord; log "stopped ($(elapsed "$t0"))"; return 0; fi
