@@ -30,7 +30,17 @@ pytestmark = pytest.mark.cluster
 ATTACKER = "bob"
 MASTER, VOLUME, FILER, S3 = 9333, 8380, 8888, 8333
 GRPC_PORTS = {"master": MASTER + 10000, "volume": VOLUME + 10000, "filer": FILER + 10000, "s3": S3 + 10000}
-DAEMON_LOGS = ["hub.log", "weed.log", "sshd.log", "slurmctld.log", "slurmd.log", "slurmdbd.log", "munged.log"]
+DAEMON_LOGS = ["hub.log", "weed.log", "sshd.log", "slurmctld.log", "slurmd.log", "slurmdbd.log", "munged.log",
+               "mariadb.log", "supervisord.log"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def weed_pid() -> str:
+    """The pid of SeaweedFS, a program of the dev cluster's supervisord."""
+    pid = subprocess.run(["bash", str(ROOT / "devcluster" / "cluster.sh"), "ctl", "pid", "weed"],
+                         capture_output=True, text=True, timeout=60).stdout.strip()
+    assert pid.isdigit() and pid != "0", f"weed is not running: {pid!r}"
+    return pid
 
 
 def as_attacker(*argv: str, timeout: float = 20, stdin: bytes | None = None) -> subprocess.CompletedProcess:
@@ -66,8 +76,7 @@ def s3(store):
 
 @pytest.fixture(scope="module")
 def weed() -> str:
-    pid = (Path(__file__).resolve().parent.parent / ".demo" / "pids" / "weed.pid").read_text().strip()
-    return Path(f"/proc/{pid}/exe").resolve().as_posix()
+    return Path(f"/proc/{weed_pid()}/exe").resolve().as_posix()
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +170,7 @@ def test_weed_shell_of_another_user_gets_nothing(demo_dir, weed):
 
 
 def test_seaweedfs_runs_with_the_private_security_config(demo_dir, weed):
-    pid = (demo_dir / "pids" / "weed.pid").read_text().strip()
-    cmdline = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    cmdline = Path(f"/proc/{weed_pid()}/cmdline").read_text().split("\0")
     config_dirs = [Path(arg.split("=", 1)[1]).resolve() for arg in cmdline if arg.startswith("-config_dir=")]
     assert config_dirs == [(demo_dir / "s3").resolve()] and "-disableHttp" in cmdline, cmdline
     config = demo_dir / "s3" / "security.toml"
@@ -196,7 +204,8 @@ def test_s3_with_credentials_and_presigned_urls_still_works(s3, store):
 # ---- .demo: the hub's state, logs, keys --------------------------------------------------------------
 
 @pytest.mark.parametrize("relative", ["hub/jupyterhub.sqlite", "hub/cookie_secret", "logs/hub.log",
-                                      "s3/credentials.env", "s3/security.toml", "s3/tls/ca.key", "admin.token"])
+                                      "s3/credentials.env", "s3/security.toml", "s3/tls/ca.key", "admin.token",
+                                      "supervisor/supervisord.conf"])
 def test_attacker_reads_no_demo_state(demo_dir, relative):
     assert (demo_dir / relative).exists(), relative
     result = as_attacker("cat", "--", str(demo_dir / relative))
@@ -205,9 +214,15 @@ def test_attacker_reads_no_demo_state(demo_dir, relative):
 
 
 def test_attacker_cannot_list_demo(demo_dir):
-    for path in (demo_dir, demo_dir / "logs", demo_dir / "s3", demo_dir / "hub"):
+    for path in (demo_dir, demo_dir / "logs", demo_dir / "s3", demo_dir / "hub", demo_dir / "supervisor"):
         result = as_attacker("ls", "--", str(path))
         assert result.returncode != 0 and b"Permission denied" in result.stderr, path
+
+
+def test_attacker_cannot_control_supervisord(demo_dir):
+    """supervisord starts and stops every daemon as root: its socket is behind .demo, and mode 0700 itself."""
+    result = as_attacker("supervisorctl", "-s", f"unix://{demo_dir / 'supervisor' / 'supervisor.sock'}", "status")
+    assert result.returncode != 0 and b"RUNNING" not in result.stdout, result.stdout
 
 
 def test_demo_is_private_to_root(demo_dir):
