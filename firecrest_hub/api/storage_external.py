@@ -24,6 +24,7 @@ from ..errors import InvalidInput
 from ..filesystem.paths import CONTROL_CHARACTERS, MAX_PATH_LENGTH
 from ..staging import files
 from ..staging.objectstore import MAX_OBJECT_SIZE
+from ..numbers import whole_number
 from .base import APIError, APIHandler
 from .utilities import UtilitiesHandler
 
@@ -62,9 +63,7 @@ class ExternalUploadHandler(UtilitiesHandler):
         value = self.argument("size")
         if value is None:
             return None
-        if not (value.isascii() and value.isdigit()) or int(value) > MAX_OBJECT_SIZE:
-            raise InvalidInput(f"size must be a number of bytes up to {MAX_OBJECT_SIZE} (5 TiB), not {value!a}")
-        return int(value)
+        return whole_number("size (bytes, up to 5 TiB)", value, 0, MAX_OBJECT_SIZE)
 
     def _sha256(self) -> str | None:
         value = self.argument("sha256")
@@ -98,11 +97,7 @@ class StagingTaskHandler(APIHandler):
 
     def number(self, name: str, default: int, highest: int) -> int:
         value = self.get_query_argument(name, None)
-        if value is None:
-            return default
-        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= highest:
-            raise InvalidInput(f"{name} must be a whole number from 1 to {highest}, not {value!a}")
-        return int(value)
+        return default if value is None else whole_number(name, value, 1, highest)
 
 
 class InvalidateHandler(StagingTaskHandler):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from importlib import resources
 
 from ..errors import CommandFailed, InvalidInput, NotFound, PermissionDenied, SubmissionRejected, UnknownJob
-from ..remote import CommandResult, RemoteCommand
+from ..remote import CommandResult, RemoteCommand, system_script
 from .scheduler import AccountingRecord, Job, JobRequest, Node, Partition, Reservation
 from .slurm_output import (
     error_messages, error_text, listed, parse_key_values, plain, raise_for_slurm, raise_if_controller_down,
@@ -21,7 +20,7 @@ from .slurm_output import (
 )
 from .validation import check_job_id, check_node_list, check_time_spec
 
-SBATCH_WITH_ENV_SCRIPT = resources.files(__package__).joinpath("scripts", "sbatch-with-env.sh").read_text()
+SBATCH_WITH_ENV_SCRIPT = system_script(__package__, "sbatch-with-env.sh")
 _JOB_ID_OUTPUT = re.compile(r"^([0-9]+)(;.*)?$")
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from importlib import resources
 
 from ..errors import (
     AlreadyExists, CommandFailed, InvalidGroup, InvalidInput, InvalidMode, InvalidOwner, IsADirectory,
     NotADirectory, OutputTooLarge, PatternNotFound, PermissionDenied,
 )
 from ..identity import POSIX_ACCOUNT
-from ..remote import CommandResult, RemoteCommand, raise_for_stderr
+from ..remote import CommandResult, RemoteCommand, raise_for_stderr, system_script
 from .paths import CONTROL_CHARACTERS
 
 # These are matched whole (fullmatch).
@@ -34,7 +33,7 @@ _STAT_FORMAT = "%f %i %d %h %u %g %s %X %Y %Z"
 _STAT_FIELDS = ("mode", "ino", "dev", "nlink", "uid", "gid", "size", "atime", "mtime", "ctime")
 # Which extractor handles which suffix; GNU tar recognizes the compression of a .tgz/.gz/.bz2 itself.
 EXTRACTORS = {".zip": "unzip", ".tar": "tar", ".tgz": "tar", ".gz": "tar", ".bz2": "tar"}
-EXTRACT_SCRIPT = resources.files(__package__).joinpath("scripts", "extract.sh").read_text()
+EXTRACT_SCRIPT = system_script(__package__, "extract.sh")
 _MAX_MESSAGE = 1000
 # What the tools' messages say, and the error each means; the rest is read by raise_for_stderr.
 _FAILURES = [

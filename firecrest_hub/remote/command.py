@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from importlib import resources
 from typing import Generic, TypeVar
 
 from ..errors import CommandFailed, NotFound, PermissionDenied
@@ -21,6 +22,12 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return self.exit_status == 0
+
+
+def system_script(package: str, name: str) -> str:
+    """A shell script that runs on the systems: a file of its own, `<package>/scripts/<name>` (shellcheck
+    checks every one), run as `bash -c SCRIPT NAME ARGS...` with what varies as arguments or on stdin."""
+    return resources.files(package).joinpath("scripts", name).read_text()
 
 
 def to_shell(argv: list[str] | tuple[str, ...]) -> str:

@@ -23,13 +23,13 @@ import asyncssh
 
 from ..compute import JobRequest, Scheduler
 from ..errors import FirecrestError, UnknownJob
-from ..filesystem.sftp_ops import guarded
-from ..remote import CommandResult, RemoteCommand, RemoteSession, to_shell
-from .commands import TransferFailed, package_script
+from ..numbers import parse_whole_number
+from ..remote import CommandResult, RemoteCommand, RemoteSession, read_tail, system_script, to_shell
+from .commands import TransferFailed
 
 log = logging.getLogger(__name__)
 
-TRANSFER_JOB_SCRIPT = package_script("transfer-job.sh")
+TRANSFER_JOB_SCRIPT = system_script(__package__, "transfer-job.sh")
 
 Progress = Callable[[], Awaitable[None]]
 # Job states after which a job never writes anything again.
@@ -132,20 +132,13 @@ class TransferJob:
         if not status:  # not there yet, or caught between its creation and the write of the status
             return None
         stderr = await self._read(log_file) or ""
-        code = int(status) if status.isdigit() else 1
+        code = parse_whole_number(status)
+        code = 1 if code is None else code  # a status file the job did not finish writing
         return CommandResult(tuple(self.command.argv()), code, "", stderr)
 
     async def _read(self, name: str) -> str | None:
-        sftp = await self.session.sftp()
-        async with guarded(name, self.session.pool.command_timeout):
-            try:
-                remote = await sftp.open(name, "rb")
-            except asyncssh.SFTPNoSuchFile:
-                return None
-            async with remote:
-                size = (await remote.stat()).size or 0
-                await remote.seek(max(0, size - _LOG_TAIL))
-                return (await remote.read(_LOG_TAIL)).decode(errors="replace").strip()
+        text = await read_tail(self.session, name, _LOG_TAIL)
+        return None if text is None else text.strip()
 
     async def cancel(self) -> None:
         """Cancel the job and remove its files (a job that already ended is no error)."""

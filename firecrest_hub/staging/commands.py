@@ -11,20 +11,14 @@ that config, never inside a formatted script.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
 from ..errors import CommandFailed, FirecrestError
 from ..filesystem.commands import Checksum, plain
-from ..remote import CommandResult, RemoteCommand
+from ..remote import CommandResult, RemoteCommand, system_script
 
 
-def package_script(name: str) -> str:
-    """The text of scripts/`name`, a shell script of this package that runs on the systems."""
-    return resources.files(__package__).joinpath("scripts", name).read_text()
-
-
-FETCH_PIECES_SCRIPT = package_script("fetch-pieces.sh")
-PUSH_PARTS_SCRIPT = package_script("push-parts.sh")
+FETCH_PIECES_SCRIPT = system_script(__package__, "fetch-pieces.sh")
+PUSH_PARTS_SCRIPT = system_script(__package__, "push-parts.sh")
 
 
 class StagingFailed(FirecrestError):

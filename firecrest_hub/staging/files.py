@@ -12,7 +12,7 @@ import asyncssh
 
 from ..errors import InvalidInput, IsADirectory, NotADirectory, NotFound, PermissionDenied, SourceNotFound
 from ..filesystem import PathPolicy, PathResolver
-from ..filesystem.sftp_ops import guarded
+from ..remote import guarded
 from ..remote import RemoteSession
 
 

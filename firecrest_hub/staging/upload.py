@@ -28,7 +28,7 @@ import posixpath
 import asyncssh
 
 from ..errors import FirecrestError
-from ..filesystem.sftp_ops import guarded
+from ..remote import guarded
 from ..remote import RemoteSession
 from ..tasks import TaskHandle, TaskStore, TaskTakenOver, codes
 from .commands import AllocatedBytes, FetchObject, FetchPieces, Sha256, StagingFailed
