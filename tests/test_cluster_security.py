@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -44,9 +45,17 @@ def weed_pid() -> str:
 
 
 def as_attacker(*argv: str, timeout: float = 20, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run argv as bob (from a directory he may enter), the way he would from his own shell."""
-    return subprocess.run(["runuser", "-u", ATTACKER, "--", *argv], cwd="/", input=stdin,
-                          capture_output=True, timeout=timeout)
+    """Run argv as bob (from a directory he may enter), the way he would from his own shell. On a timeout the
+    whole process group goes (runuser's child, e.g. a `weed shell` that keeps retrying, would outlive it)."""
+    with subprocess.Popen(["runuser", "-u", ATTACKER, "--", *argv], cwd="/", stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            raise subprocess.TimeoutExpired(proc.args, timeout, out, err) from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def curl_as_attacker(*args: str) -> tuple[int, dict[str, str], bytes]:
