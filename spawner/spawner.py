@@ -33,6 +33,7 @@ from traitlets import Dict, Float, Integer, List, TraitError, TraitType, Unicode
 from firecrest_hub.compute import Job, JobRequest
 from firecrest_hub.compute.validation import check_env_name
 from firecrest_hub.errors import FirecrestError, InvalidInput, PermissionDenied, SubmissionRejected, UnknownJob
+from firecrest_hub.remote import read_tail
 
 from . import port_report
 from .backend import allowed_partitions, backend_for
@@ -511,15 +512,12 @@ class FirecrestSpawner(SlurmSpawner):
 
     async def output_tail(self, session) -> str:
         try:
-            sftp = await session.sftp()
-            async with sftp.open(self.log_file(self.job_id), "rb") as output:
-                size = (await output.stat()).size or 0
-                data = await output.read(self.output_tail_bytes, max(0, size - self.output_tail_bytes))
-        except (FirecrestError, asyncssh.SFTPError, OSError) as error:
+            tail = await read_tail(session, self.log_file(self.job_id), self.output_tail_bytes)
+        except FirecrestError as error:
             # The tail only adds to a failure already being reported; its absence is no new failure.
-            self.log.info("No output of job %s of %s: %s", self.job_id, self._log_name, error)
+            self.log.info("No output of job %s of %s: %s", self.job_id, self._log_name, error.description)
             return ""
-        return data.decode(errors="replace").strip()
+        return (tail or "").strip()
 
     async def stop(self, now=False):
         """Cancel the job (as the user) and, unless `now`, wait until Slurm no longer runs it."""

@@ -20,7 +20,7 @@ from traitlets.config import Config
 
 from firecrest_hub.compute import Job, Node, Partition, QueueSnapshot
 from firecrest_hub.compute.slurm_output import parse_key_values
-from firecrest_hub.errors import InvalidInput, SchedulerUnavailable
+from firecrest_hub.errors import ClusterUnreachable, InvalidInput, SchedulerUnavailable
 from spawner import FirecrestSpawner
 from spawner.options import (
     KNOWN_OPTIONS,
@@ -391,7 +391,7 @@ async def test_a_starting_job_is_looked_at_every_startup_poll_interval(monkeypat
             return next(looks)
 
     async def no_sftp():
-        raise OSError("no SFTP in this test")
+        raise ClusterUnreachable("no SFTP in this test")  # what a session says when SFTP fails
 
     waits, real_sleep = [], asyncio.sleep
 
