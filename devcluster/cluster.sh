@@ -787,6 +787,8 @@ cmd_start() {
     start_program slurmdbd
     wait_ready slurmdbd 90 sacctmgr_ok
     setup_accounting
+    # The system's reservation_account (jupyterhub_config.py): a login with Slurm operator rights.
+    bash "$HERE/reservation-account.sh" fc-reserve >/dev/null
     if ((SLURM_CONF_CHANGED)) && [[ ${STATE[slurmctld]:-} == RUNNING ]]; then
         scontrol reconfigure && log "slurmctld: slurm.conf changed, reconfigured"
     fi

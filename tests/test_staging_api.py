@@ -255,7 +255,7 @@ async def test_another_users_task_is_not_found(alice_token, bob_token, work):
     ({"sourcePath": "/l/f", "targetPath": "relative/x"}, "X-Invalid-Path"),
     ({"sourcePath": "/l/f", "targetPath": "/home/alice/../bob/x"}, "X-Invalid-Path"),
     ({"sourcePath": "/l/f", "targetPath": "/home/alice/x\ny"}, "X-Invalid-Path"),
-    ({"sourcePath": "/l/f", "targetPath": "-rf"}, "X-Invalid-Path"),
+    ({"sourcePath": "/l/f", "targetPath": "../../etc/x"}, "X-Invalid-Path"),  # relative: from the home
     ({"sourcePath": "/l/f", "targetPath": "/etc/passwd"}, "X-Invalid-Path"),
     ({"sourcePath": "/l/f", "targetPath": "/home/alice/no-such-dir-$(touch x)/f"}, "X-Invalid-Path"),
     ({"sourcePath": "/l/f"}, "X-Invalid-Path"),
