@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import posixpath
 
-from tornado import httputil
 
 from ..compute import JobRequest
 from ..compute.validation import check_job_id, check_node_list, check_slurm_name, check_time_spec
@@ -102,11 +101,7 @@ class SubmitUploadHandler(UploadHandler):
         too_large = FileTooLarge(f"the job script is larger than the {self.service.max_file_size} bytes allowed")
         if self.received > self.limit:
             raise too_large
-        fields: dict[str, list[bytes]] = {}
-        files: dict[str, list[httputil.HTTPFile]] = {}
-        httputil.parse_body_arguments(
-            self.request.headers.get("Content-Type", ""), b"".join(self.chunks), fields, files, self.request.headers)
-        self.chunks.clear()
+        fields, files = self.form()
         if not files.get("file"):
             raise InvalidInput("the form has no 'file' part: send the batch script as 'file'")
         script = files["file"][-1]

@@ -163,6 +163,19 @@ class UploadHandler(UtilitiesHandler):
         # Tornado would cut a body over its own limit (100 MB) off without an answer; this one is dropped.
         self.request.connection.set_max_body_size(sys.maxsize)
 
+    def form(self) -> tuple[dict[str, list[bytes]], dict[str, list[httputil.HTTPFile]]]:
+        """The fields and files of the received multipart body (which is let go of here)."""
+        fields: dict[str, list[bytes]] = {}
+        files: dict[str, list[httputil.HTTPFile]] = {}
+        try:
+            httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), b"".join(self.chunks),
+                                          fields, files, self.request.headers)
+        except httputil.HTTPInputError as error:  # e.g. a control character in a part's header
+            raise InvalidInput(f"the form is not valid multipart/form-data: {error}") from None
+        finally:
+            self.chunks.clear()
+        return fields, files
+
     def data_received(self, chunk: bytes) -> None:
         if self.received > self.limit:
             return
@@ -177,11 +190,7 @@ class UploadHandler(UtilitiesHandler):
             raise FileTooLarge(
                 f"the upload is larger than the {self.service.max_file_size} bytes this service carries; "
                 "use staging")
-        arguments: dict[str, list[bytes]] = {}
-        files: dict[str, list[httputil.HTTPFile]] = {}
-        httputil.parse_body_arguments(
-            self.request.headers.get("Content-Type", ""), b"".join(self.chunks), arguments, files, self.request.headers)
-        self.chunks.clear()
+        arguments, files = self.form()
         try:
             target = arguments.get("targetPath", [b""])[-1].decode()
         except UnicodeDecodeError:
