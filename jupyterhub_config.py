@@ -26,7 +26,7 @@ c.Systems.systems = [
         "default_partition": "debug",
         "transfer_partition": "xfer",
         "service_account": "firecrest",
-        "reservation_account": "fc-reserve",  # Slurm AdminLevel=Operator: devcluster/reservation-account.sh
+        "reservation_account": "fc-reserve",  # Slurm AdminLevel=Operator: made by devcluster/cluster.sh
     }
 ]
 

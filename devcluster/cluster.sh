@@ -32,6 +32,9 @@ ACCOUNT="demo"
 TEST_USERS=(alice bob)
 # Reads the whole queue for the service's shared job-state cache; needs a login, not a Slurm account.
 SERVICE_ACCOUNT=firecrest
+# Makes, changes and deletes Slurm reservations for users (the system's reservation_account): a login
+# like the service account's, and Slurm's AdminLevel=Operator.
+RESERVATION_ACCOUNT=fc-reserve
 SSH_ADDR="127.0.0.1"
 SSH_PORT=2222
 S3_PORT=8333
@@ -220,7 +223,7 @@ lock_down_demo() {
 
 setup_users() {
     local u home
-    for u in "${TEST_USERS[@]}" "$SERVICE_ACCOUNT"; do
+    for u in "${TEST_USERS[@]}" "$SERVICE_ACCOUNT" "$RESERVATION_ACCOUNT"; do
         if ! id -u "$u" >/dev/null 2>&1; then
             if getent group "$u" >/dev/null; then # left over from an earlier, partial run
                 useradd -m -s /bin/bash -g "$u" "$u"
@@ -697,6 +700,17 @@ sacctmgr_ok() { sacctmgr -n -P list cluster format=cluster >/dev/null 2>&1; }
 
 # sacctmgr "add" exits non-zero with "Nothing new added" when the entity exists; we check first
 # (one call when all is there, as on every warm start).
+setup_reservation_operator() {
+    # sacctmgr "add" exits non-zero ("Nothing new added") when the user exists: look first.
+    if ! sacctmgr -n -P list user "$RESERVATION_ACCOUNT" format=user | grep -qx "$RESERVATION_ACCOUNT"; then
+        sacctmgr -i add user "$RESERVATION_ACCOUNT" account="$ACCOUNT" adminlevel=Operator >/dev/null
+        log "accounting: added $RESERVATION_ACCOUNT with AdminLevel=Operator (it makes users' reservations)"
+    elif [[ $(sacctmgr -n -P list user "$RESERVATION_ACCOUNT" format=adminlevel) != Operator ]]; then
+        sacctmgr -i modify user where name="$RESERVATION_ACCOUNT" set adminlevel=Operator >/dev/null
+        log "accounting: set AdminLevel=Operator for $RESERVATION_ACCOUNT"
+    fi
+}
+
 setup_accounting() {
     local have u lacking=0
     have=" $(sacctmgr -n -P list assoc cluster="$CLUSTER_NAME" account="$ACCOUNT" format=user 2>/dev/null | tr '\n' ' ') "
@@ -787,8 +801,7 @@ cmd_start() {
     start_program slurmdbd
     wait_ready slurmdbd 90 sacctmgr_ok
     setup_accounting
-    # The system's reservation_account (jupyterhub_config.py): a login with Slurm operator rights.
-    bash "$HERE/reservation-account.sh" fc-reserve >/dev/null
+    setup_reservation_operator
     if ((SLURM_CONF_CHANGED)) && [[ ${STATE[slurmctld]:-} == RUNNING ]]; then
         scontrol reconfigure && log "slurmctld: slurm.conf changed, reconfigured"
     fi

@@ -82,7 +82,7 @@ def test_one_service_is_answered_without_an_envelope(alice_token, checked, name)
 def test_unknown_service_is_a_json_404(alice_token):
     response = get(alice_token, "services/nonexistent")
     assert response.status_code == 404
-    assert response.json() == {"description": "there is no service 'nonexistent'", "error": "Service does not exist"}
+    assert response.json() == {"description": "Service does not exists", "status_code": 404}  # v1's own body
 
 
 def test_systems_show_the_cluster_ready(alice_token, checked):

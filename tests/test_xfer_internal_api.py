@@ -121,11 +121,11 @@ async def test_paths_that_look_like_code_are_taken_literally(alice_token, alice,
 
 M = "{work}/MARKER"
 HOSTILE = [
-    ("cp", "sourcePath", "$(touch " + M + ")"),
+    ("cp", "sourcePath", "../$(touch " + M + ")"),  # relative paths start at the home, as in v1
     ("cp", "sourcePath", "{work}/f.txt\ntouch " + M),
     ("cp", "targetPath", "{work}/../x"),
     ("cp", "targetPath", "/etc/x"),
-    ("cp", "targetPath", "-rf"),
+    ("cp", "targetPath", "../-rf"),
     ("mv", "sourcePath", "/home"),
     ("mv", "sourcePath", None),
     ("rsync", "targetPath", "{work}/x\x00y"),
