@@ -2,7 +2,9 @@
 system's transfer partition, run as the caller's own account.
 
 Parameters as v1 (form fields): sourcePath (not for rm), targetPath, jobName, time, stageOutJobId, account,
-plus dereference (compress) and extension (extract). Every path passes the system's PathPolicy; the
+plus dereference (compress) and, as the v1 server read it, type (extract: .zip, .tar, .tgz, .gz, .bz2 or
+auto, the default, from the archive's name; the spec's `extension` is accepted and, as by v1, not read).
+Every path passes the system's PathPolicy; the
 answer is 201 with a task, which finishes (200) once the transfer job is submitted, its `data` v1's
 submission result (jobid, job_file, job_file_out, job_file_err...), the task's `system` the system that
 runs it. Where the paths lead is checked before the job is submitted, as each command treats them
@@ -91,7 +93,7 @@ class ExtractHandler(TransferHandler):
     operation = "extract"
 
     def command(self):
-        return Extract(self.path("sourcePath"), self.path("targetPath"), self.argument("extension"))
+        return Extract(self.path("sourcePath"), self.path("targetPath"), self.argument("type") or "auto")
 
 
 routes = [
