@@ -64,7 +64,8 @@ service_answers() { [ "$(http_status "$hub_url/services/firecrest/api/v1/status/
 hub_running() { cluster ctl status hub 2>/dev/null | grep -q RUNNING; }
 
 start() {
-  install -d -m 0700 "$demo"
+  # the hub's database and cookie secret (jupyterhub_config.py) live in .demo/hub, which it does not make
+  install -d -m 0700 "$demo" "$demo/hub"
   # what the hub's program needs (its interpreter, the proxy on its PATH) before cluster.sh writes it
   install_python_packages
   install_proxy
