@@ -406,7 +406,7 @@ async def collect(stream, count, timeout=5.0):
 
 
 async def test_a_stream_starts_from_the_store_then_follows_live_events(store):
-    hub = EventHub(store, store_poll_interval=0, heartbeat_interval=0.2)
+    hub = EventHub(store, store_poll_interval=0, heartbeat_interval=0.5)  # well above the 0.05 s until the publishing
     unfinished = await orphan(store, lease=FAR, runner="r")
     finished = await orphan(store, lease=FAR, runner="r")
     finished = await store.update(finished.id, "r", status=codes.FINISHED, data={})
