@@ -110,7 +110,7 @@ async def test_staging_and_internal_transfers_refuse_links_out(bob_token, work):
         ("mv", {"sourcePath": f"{work}/f.txt", "targetPath": f"{work}/x"}),
         ("rm", {"targetPath": f"{work}/x/fc-nothing"}),
         ("compress", {"sourcePath": f"{work}/d", "targetPath": f"{work}/up/fc.tgz"}),
-        ("extract", {"sourcePath": f"{work}/f.txt", "targetPath": f"{work}/x", "extension": ".tar"}),
+        ("extract", {"sourcePath": f"{work}/f.txt", "targetPath": f"{work}/x", "type": ".tar"}),
     ]:
         refused(call("POST", f"storage/xfer-internal/{operation}", bob_token, data=data))
 
