@@ -186,14 +186,16 @@ async def test_checksum_mismatch_fails_and_writes_nothing(alice_token, alice, wo
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": str(local), "targetPath": f"{work}/data.bin", "sha256": "0" * 64}))
     msg = wait_for_status(alice_token, task_id, {"111"})["data"]["msg"]
-    assert msg["parameters"]["method"] == "PUT" and msg["parameters"]["files"] == str(local)
+    # v1's POST form for S3v4 stores: the URL of the bucket, the policy's fields, the client's file.
+    assert msg["parameters"]["method"] == "POST" and msg["parameters"]["files"] == str(local)
+    assert {"key", "policy", "x-amz-signature"} <= set(msg["parameters"]["data"])
     subprocess.run(shlex.split(msg["command"]), check=True, timeout=60)  # as pyfirecrest runs it
     task = wait_for_status(alice_token, task_id, FINAL)
     assert task["status"] == "115"
     assert "sha256" in task["data"]["msg"] and "nothing was written" in task["data"]["msg"]
     assert (task["data"]["source"], task["data"]["target"]) == (str(local), f"{work}/data.bin")
     assert await listing(alice, work) == []
-    assert not object_exists(demo_config, msg["parameters"]["url"])
+    assert not object_exists(demo_config, f'{msg["parameters"]["url"]}/{msg["parameters"]["data"]["key"]}')
 
 
 async def test_download_then_invalidate(alice_token, alice, work):

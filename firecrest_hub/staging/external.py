@@ -251,19 +251,23 @@ class Staging(Configurable):
     # -- how the tasks look to their owner (signed now, never stored) --------------------------------
 
     async def present_upload(self, task: Task, body: dict) -> dict:
-        """While the upload awaits the client's file (111), `data.msg` carries v1's PUT URL and the curl
-        command, signed now and living no longer than the service waits for the file."""
+        """While the upload awaits the client's file (111), `data.msg` carries v1's POST form (`url` and
+        `data`, the policy's fields) and the curl command that sends it, signed now and living no longer
+        than the service waits for the file."""
         params = task.params
         if task.finished or task.status != codes.UPLOAD_URL_RECEIVED or params["multipart"]:
             return body
         try:
-            url = await self.objects.put_url(params["key"], public=True, size=params["size"],
-                                             lifetime=self.client_url_lifetime(task))
+            url, fields = await self.objects.post_form(params["key"], public=True, size=params["size"],
+                                                       lifetime=self.client_url_lifetime(task))
         except FirecrestError:
             return body  # staging was switched off meanwhile: the task fails on its own
         msg = body["data"]["msg"]
-        command = ["curl", "--fail", "--silent", "--show-error", "--upload-file", params["source"], url]
-        msg = {"command": shlex.join(command), "parameters": {**msg["parameters"], "url": url}}
+        # v1's command, each word quoted: pyfirecrest runs it with shlex.split.
+        command = ["curl", "--fail", "--show-error", "--silent", "-X", "POST", url,
+                   *(word for name, value in fields.items() for word in ("--form-string", f"{name}={value}")),
+                   "-F", f"file=@{params['source']}"]
+        msg = {"command": shlex.join(command), "parameters": {**msg["parameters"], "url": url, "data": fields}}
         return {**body, "data": {**body["data"], "msg": msg}}
 
     async def present_download(self, task: Task, body: dict) -> dict:

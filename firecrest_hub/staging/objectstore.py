@@ -276,6 +276,19 @@ class ObjectStore(Configurable):
         exactly that many bytes and nothing else."""
         return await self._presign("put_object", {"Key": key, **_length(size)}, lifetime, public)
 
+    async def post_form(self, key: str, *, lifetime: float | None = None, public: bool = False,
+                        size: int | None = None) -> tuple[str, dict[str, str]]:
+        """A presigned POST form (v1's upload form for S3v4 stores): its URL and the fields to send with
+        the file. Its policy allows exactly `size` bytes when given, else at most what one PUT carries."""
+        client = self._public_client if public else self._client
+        if client is None:
+            raise ObjectStoreUnavailable("staging is not configured on this service (ObjectStore.endpoint_url)")
+        length = [size, size] if size is not None else [0, MAX_SINGLE_PUT]
+        form = await client.generate_presigned_post(
+            Bucket=self.bucket, Key=key, Conditions=[["content-length-range", *length]],
+            ExpiresIn=self.lifetime(lifetime))
+        return form["url"], form["fields"]
+
     async def get_url(self, key: str, *, lifetime: float | None = None, public: bool = False,
                       filename: str | None = None) -> str:
         params = {"Key": key}

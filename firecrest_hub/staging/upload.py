@@ -2,10 +2,11 @@
 or 115 with the reason.
 
     110  the task has its key
-    111  `data.msg` holds what the client needs: v1's `command` and `parameters` (one presigned PUT), or
-         `multipart` (where to get part URLs, then where to complete: paths the API gives at the start).
-         The PUT URL is signed when the owner reads the task (external.py's view), never stored; its
-         Content-Length is signed in when the client announced the size
+    111  `data.msg` holds what the client needs: v1's `command` and `parameters` (v1's presigned POST form
+         for S3v4 stores: `url`, the policy's fields in `data`), or `multipart` (where to get part URLs,
+         then where to complete: paths the API gives at the start). The form is signed when the owner
+         reads the task (external.py's view), never stored; its policy allows exactly the announced size,
+         when the client announced one
     112  the object has arrived (looked for with HEAD soon and often, backing off as the wait grows), or
          the client completed its upload in parts
     113  the system fetches the object as the user (over SSH, or as a Slurm job for big files; large
@@ -99,8 +100,9 @@ class Uploads(TransferKind):
             msg = {"multipart": {"part_size": plan[0].size, "part_count": len(plan), "method": "PUT",
                                  **params["multipart_paths"]}}
         else:
-            # The URL and the command that carries it are added when the owner reads the task, for their eyes only.
-            msg = {"parameters": {"method": "PUT", "data": {}, "files": params["source"], "json": {}, "params": {},
+            # v1's POST form for S3v4 stores. Its URL, fields and the command that carries them are added
+            # when the owner reads the task, for their eyes only.
+            msg = {"parameters": {"method": "POST", "files": params["source"], "json": {}, "params": {},
                                   "headers": {}}}
         await handle.progress(codes.UPLOAD_URL_RECEIVED, self._data(
             handle, codes.UPLOAD_URL_RECEIVED, msg, bytes_done=0, bytes_total=size))
