@@ -125,7 +125,7 @@ class Access:
 
 def _failed_transiently(future: asyncio.Future) -> bool:
     """A lookup that failed because the system did not answer is asked again at the next request."""
-    if not future.done() or future.cancelled():
-        return future.cancelled()
-    error = future.exception()
-    return error is not None and not isinstance(error, AccountRefused)
+    if not future.done():
+        return False
+    return future.cancelled() or (future.exception() is not None
+                                  and not isinstance(future.exception(), AccountRefused))

@@ -75,14 +75,15 @@ class AccountMapper(Configurable):
     def candidates_for(self, account: str, system: System) -> set[str]:
         """The hub users who may map to `account` on `system`: its own name and those a table sends there
         (a callable mapping can only be asked forwards, so it contributes same-name users only)."""
-        mapping = self.accounts
-        table = {} if callable(mapping) else (
-            mapping[system.name] if isinstance(mapping.get(system.name), dict) else mapping)
+        table = {} if callable(self.accounts) else self._table(system.name)
         return {account} | {hub_user for hub_user, mapped in table.items() if mapped == account}
 
     def _mapped(self, hub_user: str, system_name: str) -> str | None:
         if callable(self.accounts):
             return self.accounts(hub_user, system_name)
-        if isinstance(self.accounts.get(system_name), dict):
-            return self.accounts[system_name].get(hub_user)
-        return self.accounts.get(hub_user)
+        return self._table(system_name).get(hub_user)
+
+    def _table(self, system_name: str) -> dict:
+        """The dict mapping that applies on the system: its own section, or the one for every system."""
+        section = self.accounts.get(system_name)
+        return section if isinstance(section, dict) else self.accounts

@@ -23,7 +23,7 @@ from ..errors import FileTooLarge, InvalidInput
 from ..filesystem import PathPolicy
 from ..jobs.submission import check_script_file
 from ..numbers import whole_number
-from ..remote import home_directory, relative_to
+from ..remote import home_if_relative, relative_to
 from .base import APIError, APIHandler
 from .utilities import UploadHandler
 
@@ -140,7 +140,7 @@ class SubmitPathHandler(ComputeHandler):
     async def post(self):
         session = await self.session(self.target)
         given = self.argument("targetPath")
-        home = await home_directory(session) if given and not given.startswith("/") else "/"
+        home = await home_if_relative(session, [given])
         path = PathPolicy(self.target.filesystems).check(relative_to(home, given), "targetPath")
         request = JobRequest(script_path=path, workdir=posixpath.dirname(path),
                              account=_account(self.argument("account")), env=parse_env(self.argument("env")))

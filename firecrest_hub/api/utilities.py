@@ -23,7 +23,7 @@ from tornado.web import stream_request_body
 from ..errors import FileTooLarge, InvalidInput
 from ..filesystem import FileOperations, PathPolicy
 from ..numbers import parse_whole_number, whole_number
-from ..remote import home_directory, relative_to
+from ..remote import home_if_relative, relative_to
 from .base import APIHandler
 
 _TRUE = ("true", "yes", "1")
@@ -47,8 +47,7 @@ class UtilitiesHandler(APIHandler):
         )
         # v1 ran its commands in the home directory, so a relative path starts there: one SFTP request,
         # made only when a path is relative.
-        relative = any(value and not value.startswith("/") for value in map(self.argument, _PATH_PARAMETERS))
-        self.home = await home_directory(session) if relative else "/"
+        self.home = await home_if_relative(session, map(self.argument, _PATH_PARAMETERS))
 
     def path(self, name: str) -> str:
         return self.paths.check(relative_to(self.home, self.argument(name)), name)

@@ -37,8 +37,11 @@ async def guarded(path: str, timeout: float):
         raise ClusterUnreachable(f"the connection broke during the file operation: {error}") from error
 
 
-async def home_directory(session: RemoteSession) -> str:
-    """The account's home directory on the system, where SFTP starts (and v1's commands ran)."""
+async def home_if_relative(session: RemoteSession, paths) -> str:
+    """Where the relative ones of `paths` start, as v1 ran its commands: the account's home directory
+    (one SFTP request, made only when one of them is relative), else "/"."""
+    if not any(path and not path.startswith("/") for path in paths):
+        return "/"
     sftp = await session.sftp()
     async with guarded(".", session.pool.command_timeout):
         return await sftp.realpath(".")

@@ -280,11 +280,8 @@ class ObjectStore(Configurable):
                         size: int | None = None) -> tuple[str, dict[str, str]]:
         """A presigned POST form (v1's upload form for S3v4 stores): its URL and the fields to send with
         the file. Its policy allows exactly `size` bytes when given, else at most what one PUT carries."""
-        client = self._public_client if public else self._client
-        if client is None:
-            raise ObjectStoreUnavailable("staging is not configured on this service (ObjectStore.endpoint_url)")
         length = [size, size] if size is not None else [0, MAX_SINGLE_PUT]
-        form = await client.generate_presigned_post(
+        form = await self._signer(public).generate_presigned_post(
             Bucket=self.bucket, Key=key, Conditions=[["content-length-range", *length]],
             ExpiresIn=self.lifetime(lifetime))
         return form["url"], form["fields"]
@@ -302,11 +299,15 @@ class ObjectStore(Configurable):
         return await self._presign("upload_part", params, lifetime, public)
 
     async def _presign(self, operation: str, params: dict, lifetime: float | None, public: bool) -> str:
+        return await self._signer(public).generate_presigned_url(
+            operation, Params={"Bucket": self.bucket, **params}, ExpiresIn=self.lifetime(lifetime))
+
+    def _signer(self, public: bool):
+        """The client whose endpoint the URL names: the one clients outside reach, or the systems' one."""
         client = self._public_client if public else self._client
         if client is None:
             raise ObjectStoreUnavailable("staging is not configured on this service (ObjectStore.endpoint_url)")
-        return await client.generate_presigned_url(
-            operation, Params={"Bucket": self.bucket, **params}, ExpiresIn=self.lifetime(lifetime))
+        return client
 
     # -- objects -----------------------------------------------------------------------------------
 
