@@ -29,6 +29,16 @@ def user_token(user: str = "alice", note: str = "benchmarks") -> str:
     return response.json()["token"]
 
 
+class HubToken:
+    """A hub token as pyfirecrest's authorization object."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def get_access_token(self) -> str:
+        return self.token
+
+
 def demo_config():
     return load_config_file(str(ROOT / "jupyterhub_config.py"))
 

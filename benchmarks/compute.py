@@ -7,6 +7,7 @@ Prints p50/p99 and ratios measured in this one run; it asserts nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 import tempfile
 import time
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import asyncssh
 import httpx
+from firecrest.v1 import Firecrest
 
-from common import API, demo_authority, demo_system, report, timed, user_token
+from common import API, HubToken, demo_authority, demo_system, report, timed, user_token
 from firecrest_hub.compute import JobRequest, SlurmScheduler
 from firecrest_hub.remote import ConnectionPool
 
@@ -99,6 +101,26 @@ async def submissions_through_the_api(system, authority) -> None:
     connection.close()
 
 
+async def submissions_with_pyfirecrest(system, authority) -> None:
+    """What a pyfirecrest user waits for: `Firecrest.submit()` until it returns the job (it asks for the
+    task right after the POST, then sleeps 1 s between further asks)."""
+    print("== job submission with pyfirecrest's v1 client, until submit() returns the job")
+    connection = await bare_connection(system, authority)
+    client = Firecrest(firecrest_url=API, authorization=HubToken(user_token(note="benchmarks")))
+    with tempfile.TemporaryDirectory() as workdir:
+        script = Path(workdir) / "bench.sh"
+        script.write_text(SCRIPT)
+        submit = functools.partial(client.submit, "cluster", script_local_path=str(script))
+        await asyncio.to_thread(submit)
+        raw, api = [], []
+        for _ in range(5):
+            raw += await timed(lambda: connection.run("sbatch --parsable --job-name=bench", input=SCRIPT, check=True), 4)
+            api += await timed(lambda: asyncio.to_thread(submit), 4)
+    report("sbatch over a warm SSH connection (baseline)", raw)
+    report("pyfirecrest Firecrest.submit()", api, raw)
+    connection.close()
+
+
 async def queue_reads(system, pool) -> None:
     print("== shared job-state cache")
     scheduler = SlurmScheduler(pool)
@@ -121,6 +143,7 @@ async def main() -> None:
         await commands(system, authority, pool)
         await submissions(system, authority, pool)
         await submissions_through_the_api(system, authority)
+        await submissions_with_pyfirecrest(system, authority)
         await queue_reads(system, pool)
     finally:
         await pool.close()

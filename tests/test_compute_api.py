@@ -74,6 +74,24 @@ async def test_path_submits_a_script_on_the_system(alice_token, alice, work):
     assert await read(alice, f"{work}/out-{jobid}.txt") == f"{work}\n"
 
 
+async def test_a_submission_has_its_job_when_the_client_first_asks(alice_token, alice):
+    """Clients ask for the task right after the POST and then sleep (pyfirecrest 1 s): the POST answers
+    once the job is submitted, so that first ask already finds the job id and its files, and a listing
+    right after shows the job."""
+    task_id = created(call("POST", "compute/jobs/upload", alice_token,
+                           files={"file": ("first.sh", HELD.encode())}), 201)
+    task = call("GET", f"tasks/{task_id}", alice_token, machine=None).json()["task"]
+    try:
+        assert task["status"] == "200", task
+        assert task["data"]["job_file_out"].endswith(f"/slurm-{task['data']['jobid']}.out")
+        listed = await result(call("GET", "compute/jobs", alice_token, params={"jobs": task["data"]["jobid"]}),
+                              alice_token)
+        assert [job["jobid"] for job in listed.values()] == [str(task["data"]["jobid"])]
+    finally:
+        if task["status"] == "200":
+            await cancel_quietly(alice, task["data"]["jobid"])
+
+
 async def test_submission_refused_by_slurm_fails_the_task(alice_token):
     response = call("POST", "compute/jobs/upload", alice_token,
                     files={"file": ("bad.sh", b"#!/bin/bash\n#SBATCH --partition=nosuchpartition\ntrue\n")})

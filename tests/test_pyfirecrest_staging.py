@@ -19,20 +19,12 @@ import requests
 from firecrest.FirecrestException import StorageUploadException
 from firecrest.v1 import Firecrest
 
-from conftest import API_URL
+from conftest import API_URL, HubToken
 
 pytestmark = pytest.mark.cluster
 
 MACHINE = "cluster"
 MiB = 1024 * 1024
-
-
-class HubToken:
-    def __init__(self, token: str):
-        self.token = token
-
-    def get_access_token(self) -> str:
-        return self.token
 
 
 @pytest.fixture

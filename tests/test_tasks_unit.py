@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import gc
 import logging
 import re
@@ -194,6 +195,34 @@ async def test_work_runs_in_the_background_and_its_result_is_recorded(store, mak
     statuses = [status for status, _ in seen]
     assert statuses == ["100", "101", "101", "200"][-len(statuses):] and len(statuses) >= 2
     assert seen[-1][1]["jobid"] == "42"
+
+
+async def test_a_start_with_a_wait_returns_once_a_quick_task_has_finished(store, make_runner):
+    runner = await make_runner()
+
+    async def quick(handle):
+        await asyncio.sleep(0.05)
+        return {"jobid": "7"}
+
+    task = await runner.start("alice", "compute", "cluster", quick, kind="submit", wait=5)
+    done = await store.get("alice", task.id)
+    assert (done.status, done.data) == ("200", {"jobid": "7"})
+
+
+async def test_a_start_with_a_wait_returns_after_the_wait_and_the_slow_task_goes_on(store, make_runner):
+    runner = await make_runner()
+    release = asyncio.Event()
+
+    async def slow(handle):
+        await release.wait()
+        return "done"
+
+    started = time.monotonic()
+    task = await runner.start("alice", "compute", "cluster", slow, kind="submit", wait=0.2)
+    assert 0.2 <= time.monotonic() - started < 2
+    assert (await store.get("alice", task.id)).status == codes.IN_PROGRESS
+    release.set()
+    assert (await final(store, task)).status == "200"
 
 
 async def _status_is(store, task, status):

@@ -59,6 +59,17 @@ class JobTasks(Configurable):
         it. Keep it above the time sbatch can take.""",
     ).tag(config=True)
 
+    answer_wait = Float(
+        1.0,
+        min=0,
+        max=10,
+        help="""Seconds the request that starts a compute or xfer-internal task (a submission, a query, a
+        cancellation) waits for the task to finish before it answers with the task's id, as v1 does. A
+        quick task has its outcome when the client first asks for it: clients sleep before they ask a
+        second time (pyfirecrest 1 s), so without the wait even a 20 ms submission costs them that sleep.
+        A slower task answers after this long and goes on. 0 answers at once.""",
+    ).tag(config=True)
+
     @validate("script_directory")
     def _validate_script_directory(self, proposal):
         value = proposal["value"]
@@ -85,7 +96,7 @@ class JobTasks(Configurable):
 
     async def start(self, user: str, system: System, kind: str, params: dict, work=None) -> Task:
         return await self.tasks.runner.start(user, SERVICE, system.name, work or self._work[kind], kind=kind,
-                                             params=params)
+                                             params=params, wait=self.answer_wait)
 
     async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest) -> Task:
         """Submit `request.script` from a file of its own on the system (v1's upload)."""

@@ -1,6 +1,6 @@
 """Runs the work behind asynchronous tasks, and makes sure no task stays unfinished forever.
 
-Starting a task (in a handler; answer v1's 201 with `task.creation_json()` at once):
+Starting a task (in a handler; answer v1's 201 with `task.creation_json()` once `start` returns):
 
     async def submit(handle: TaskHandle):
         session = ...                                  # from handle.user and handle.system
@@ -147,8 +147,11 @@ class TaskRunner(Configurable):
 
     async def start(self, user: str, service: str, system: str | None, work: Work, *, kind: str,
                     params: dict | None = None, max_run_time: float | None = None,
-                    success_status: str = codes.FINISHED, failure_status: str = codes.FAILED) -> Task:
-        """Store a new task of `user` (status 100) and run `work` for it in the background."""
+                    success_status: str = codes.FINISHED, failure_status: str = codes.FAILED,
+                    wait: float = 0) -> Task:
+        """Store a new task of `user` (status 100) and run `work` for it in the background. With `wait`,
+        return once the work has finished or `wait` seconds have passed, whichever comes first; the work
+        goes on either way. The task returned is the one created."""
         if success_status not in codes.SUCCESS or failure_status not in codes.FAILURE:
             raise ValueError(f"unknown final statuses {success_status!r}, {failure_status!r}")
         run_time = max_run_time if max_run_time is not None else self.max_run_time
@@ -159,7 +162,9 @@ class TaskRunner(Configurable):
             success_status=success_status, failure_status=failure_status,
         )
         self.events.publish_task(task)
-        self._launch(task, work, resumed=False)
+        running = self._launch(task, work, resumed=False)
+        if wait > 0:
+            await asyncio.wait([running], timeout=wait)  # a timeout does not cancel it
         return task
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -183,10 +188,11 @@ class TaskRunner(Configurable):
 
     # -- running -----------------------------------------------------------------------------------
 
-    def _launch(self, task: Task, work: Work, resumed: bool) -> None:
+    def _launch(self, task: Task, work: Work, resumed: bool) -> asyncio.Task:
         running = asyncio.create_task(self._run(task, work, resumed), name=f"task-{task.id}")
         self._running[task.id] = running
         running.add_done_callback(lambda _: self._running.pop(task.id, None))
+        return running
 
     async def _run(self, task: Task, work: Work, resumed: bool) -> None:
         handle = TaskHandle(self, task, resumed)
