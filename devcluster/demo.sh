@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The demo: the dev cluster, then JupyterHub (with its Traefik proxy) and the firecrest service it
-# manages. Usage: demo.sh start|stop|stop-hub|status. Idempotent. The hub is the `hub` program of the
-# cluster's supervisord (devcluster/supervisord.conf), started once the cluster answers; `stop` stops it
-# with the cluster, `stop-hub` alone. State and logs live in .demo/, which is private to root
+# The demo: the dev cluster, then the Traefik proxy, JupyterHub and the firecrest service it manages.
+# Usage: demo.sh start|stop|stop-hub|status. Idempotent. The proxy and the hub are the `proxy` and `hub`
+# programs of the cluster's supervisord (devcluster/supervisord.conf), started once the cluster answers;
+# `stop` stops them with the cluster, `stop-hub` the hub alone (the proxy and its routes stay). State and logs live in .demo/, which is private to root
 # (cluster.sh start makes it so, also on an old checkout): the hub's database and cookie secret, the
 # admin token and logs that show other users' requests.
 set -euo pipefail
@@ -35,9 +35,9 @@ install_chromium() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
-ensure_admin_token() {
-  [ -s "$demo/admin.token" ] && return
-  (umask 077 && "$python" -c 'import secrets; print(secrets.token_hex(32))' > "$demo/admin.token")
+new_secret() {  # new_secret FILE: a random hex secret in FILE (0600), unless it holds one already
+  [ -s "$1" ] && return
+  (umask 077 && "$python" -c 'import secrets; print(secrets.token_hex(32))' > "$1")
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION LOG COMMAND...
@@ -65,7 +65,14 @@ start() {
   install_chromium
   bash "$root/devcluster/notebook-env.sh"
   cluster start
-  ensure_admin_token
+  new_secret "$demo/admin.token"
+  # the password of the proxy's API, which the hub manages routes through (jupyterhub_config.py); the
+  # hub keeps the password hash an existing routes file holds, so a new password starts a new file
+  if [ ! -s "$demo/hub/traefik-api.password" ]; then
+    rm -f "$demo/hub/traefik-routes.toml"
+    new_secret "$demo/hub/traefik-api.password"
+  fi
+  cluster ctl start proxy >/dev/null || die "the proxy did not start; see $demo/logs/proxy.log"
   if ! hub_running; then
     say "starting JupyterHub on $hub_url"
     cluster ctl start hub >/dev/null || die "JupyterHub did not start; see $demo/logs/hub.log"

@@ -139,15 +139,32 @@ class FirecrestService(Application):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
+        orphan_watch = asyncio.create_task(self._stop_when_orphaned(stopping)) if self.managed else None
         try:
             await stopping.wait()
         finally:
+            if orphan_watch is not None:
+                orphan_watch.cancel()
             await self.health.stop()
             await self.job_events.stop()
             await self.staging.stop()
             await self.tasks.close()
             await self.objects.close()
             await self.access.close()
+
+    @property
+    def managed(self) -> bool:
+        """Started by JupyterHub as a managed service (it sets the service's environment)."""
+        return "JUPYTERHUB_SERVICE_URL" in os.environ
+
+    async def _stop_when_orphaned(self, stopping: asyncio.Event) -> None:
+        # A hub that crashes leaves its managed services running: the next hub could then not start this
+        # one on its port. A service whose hub is gone stops, cleanly.
+        hub = os.getppid()
+        while os.getppid() == hub:
+            await asyncio.sleep(1)
+        self.log.warning("the hub that started this service (pid %d) is gone; stopping", hub)
+        stopping.set()
 
     def start(self):
         asyncio.run(self.serve())

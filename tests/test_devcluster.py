@@ -1,7 +1,7 @@
 """The dev cluster runs under supervisord: every daemon and the hub are programs of one supervisord
 (devcluster/supervisord.conf, rendered into .demo/supervisor); `make status` shows them, a second
-`make demo` restarts nothing, a daemon that dies is restarted, and one that was stopped comes back with
-`make demo`. See devcluster/README.md."""
+`make demo` restarts nothing, a daemon that dies is restarted, one that was stopped comes back with
+`make demo`, and a hub that dies leaves no service behind. See devcluster/README.md."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
-from conftest import ROOT, wait_for
+from conftest import API_URL, ROOT, wait_for
 
 pytestmark = pytest.mark.cluster
 
-PROGRAMS = {"munged", "mariadb", "slurmdbd", "slurmctld", "slurmd", "sshd", "weed", "hub"}
+PROGRAMS = {"munged", "mariadb", "slurmdbd", "slurmctld", "slurmd", "sshd", "weed", "proxy", "hub"}
 CLUSTER = ["bash", str(ROOT / "devcluster" / "cluster.sh")]
 
 
@@ -81,6 +82,34 @@ def test_a_stopped_program_comes_back_with_make_demo():
     assert node_responding()
 
 
+def service_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "-x", r".*python3? -m firecrest_hub --config .*"], capture_output=True,
+                         text=True, check=False).stdout
+    return {int(pid) for pid in out.split()}
+
+
+def service_answers() -> bool:
+    try:
+        return requests.get(f"{API_URL}/status/parameters", timeout=5).status_code == 401
+    except requests.RequestException:
+        return False
+
+
+def test_a_hub_that_dies_leaves_no_service_behind_and_comes_back():
+    """A crashed hub leaves its managed service running; that service stops by itself, so the hub that
+    supervisord starts again can start its own on the port. The proxy, its own program, stays up."""
+    before = wait_for(all_running, 60, what="every program RUNNING")
+    old_services = service_pids()
+    assert len(old_services) == 1, old_services
+    subprocess.run(["kill", "-KILL", str(before["hub"][1])], check=True)
+    wait_for(lambda: not (service_pids() & old_services), 30, what="the orphaned service to stop")
+    wait_for(lambda: programs()["hub"][0] == "RUNNING" and programs()["hub"][1] != before["hub"][1], 60,
+             what="supervisord to start the hub again")
+    wait_for(service_answers, 90, what="the new hub's service to answer through the proxy")
+    assert len(service_pids()) == 1
+    assert programs()["proxy"] == before["proxy"]
+
+
 def test_supervisord_is_root_s_alone(demo_dir):
     folder = demo_dir / "supervisor"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -99,7 +128,7 @@ async def test_ssh_sessions_keep_the_usual_umask(alice):
 def test_the_configurations_are_files_of_the_checkout():
     """What runs is rendered from devcluster/: no configuration written inside a script any more."""
     for name in ("supervisord.conf", "slurm.conf", "slurmdbd.conf", "sshd_config", "seaweedfs-security.toml",
-                 "seaweedfs-s3.json", "seaweedfs-master.toml"):
+                 "seaweedfs-s3.json", "seaweedfs-master.toml", "traefik.toml"):
         assert (ROOT / "devcluster" / name).is_file(), name
     rendered = Path("/etc/slurm/slurm.conf").read_text()
     assert rendered == (ROOT / "devcluster" / "slurm.conf").read_text()
