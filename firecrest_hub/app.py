@@ -11,13 +11,13 @@ import secrets
 import signal
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado.web import Application as WebApplication
 from traitlets import Integer, Unicode, default
 from traitlets.config import Application
 
-from . import __version__, api
+from . import __version__, api, portal
 from .access import Access
 from .jobs import JobEventPublisher, JobTasks
 from .logs import keep_credentials_out_of_debug_logs, log_request
@@ -100,6 +100,7 @@ class FirecrestService(Application):
         self.staging = Staging(self.objects, access, self.tasks, parent=self)
         self.job_events = JobEventPublisher(access, self.tasks.events, parent=self)
         self.reservations = Reservations(access, parent=self)
+        self.portal = portal.Portal(parent=self)
         self.health = StatusProbes(access.systems.all(), access.pool, access.authority, self.tasks.store,
                                    self.objects, parent=self)
         self.hub_auth = HubOAuth(parent=self)
@@ -121,8 +122,8 @@ class FirecrestService(Application):
         api_prefix = url_path_join(self.base_url, "api/v1")
         return api.routes(api_prefix) + [
             (url_path_join(api_prefix, ".*"), api.UnknownPathHandler),
-            (url_path_join(self.base_url, "oauth_callback"), HubOAuthCallbackHandler),
-        ]
+            (url_path_join(self.base_url, "oauth_callback"), api.OAuthCallbackHandler),
+        ] + portal.routes(self.base_url) + [portal.unknown_page_route(self.base_url)]
 
     async def serve(self) -> None:
         await self.objects.open()

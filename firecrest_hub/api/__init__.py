@@ -1,7 +1,7 @@
 """The FirecREST v1 compatible REST API; each module lists its routes next to its handlers."""
 
 from . import compute, docs, reservations, status, storage_external, storage_internal, tasks, utilities
-from .base import APIError, APIHandler
+from .base import APIError, APIHandler, HubUserHandler, OAuthCallbackHandler
 
 AREAS = [status, tasks, utilities, compute, storage_internal, storage_external, reservations, docs]
 

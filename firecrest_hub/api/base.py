@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from tornado.web import HTTPError, RequestHandler
 
 from .. import errors
@@ -59,8 +59,8 @@ class APIError(HTTPError):
         self.error = error
 
 
-class APIHandler(HubOAuthenticated, RequestHandler):
-    """Base of the REST handlers: JSON in and out, 401/403 as JSON, never a redirect."""
+class HubUserHandler(HubOAuthenticated, RequestHandler):
+    """Who the hub says is calling, asked without blocking (the REST API's handlers and the portal's pages)."""
 
     @property
     def service(self):
@@ -70,6 +70,50 @@ class APIHandler(HubOAuthenticated, RequestHandler):
     def hub_auth(self):
         return self.settings["hub_auth"]
 
+    async def hub_user(self) -> dict | None:
+        """The hub's user model of this request's credential (token or browser session), None without one.
+
+        HubAuth caches the hub's answer for at most FirecrestService.credential_check_interval seconds."""
+        return await self.ask_hub(self.hub_auth.get_user(self, sync=False))
+
+    @staticmethod
+    async def ask_hub(lookup):
+        """The answer of a HubAuth call, or a 503 when the hub does not give one."""
+        try:
+            return await lookup
+        except HTTPError as error:
+            # HubAuth reports an unreachable or failing hub as 500/502; for our callers it is a dependency.
+            raise APIError(503, "the hub cannot verify credentials right now; try again shortly") from error
+
+    def admitted(self, model: dict | None) -> dict:
+        """`model` if it admits a user to this service; 401 or 403 otherwise."""
+        if not model:
+            raise APIError(401, "missing or invalid token: send 'Authorization: Bearer <hub token>'")
+        try:
+            model = self.check_hub_user(model)
+        except UserNotAllowed:
+            raise APIError(403, f"{model['kind']} {model['name']!r} has no access to this service") from None
+        if model.get("kind", "user") != "user":
+            raise APIError(403, "only users act on the systems; use a token of a user")
+        return model
+
+    @property
+    def username(self) -> str:
+        return self.current_user["name"]
+
+
+class OAuthCallbackHandler(HubOAuthCallbackHandler):
+    """The end of a browser's login through the hub. With the service's own HubOAuth: it holds the login's
+    state (the PKCE verifier among it), which the default, a process-wide HubOAuth.instance(), lacks."""
+
+    @property
+    def hub_auth(self):
+        return self.settings["hub_auth"]
+
+
+class APIHandler(HubUserHandler):
+    """Base of the REST handlers: JSON in and out, 401/403 as JSON, never a redirect."""
+
     def check_xsrf_cookie(self):
         # Tokens in headers cannot be forged cross-site; cookie-authenticated writes are checked by HubOAuth.
         if getattr(self, "_token_authenticated", False):
@@ -77,8 +121,7 @@ class APIHandler(HubOAuthenticated, RequestHandler):
         return super().check_xsrf_cookie()
 
     async def prepare(self):
-        # HubAuth caches the hub's answer for at most FirecrestService.credential_check_interval seconds.
-        self.current_user = await self._admitted_user(self.hub_auth.get_user(self, sync=False))
+        self.current_user = self.admitted(await self.hub_user())
 
     async def reconfirm_credential(self) -> None:
         """Ask the hub itself, not its cached answer, whether this request's credential still admits the
@@ -86,7 +129,7 @@ class APIHandler(HubOAuthenticated, RequestHandler):
         token = self._credential()
         if not token:
             raise APIError(401, "missing or invalid token: send 'Authorization: Bearer <hub token>'")
-        model = await self._admitted_user(self.hub_auth.user_for_token(token, use_cache=False, sync=False))
+        model = self.admitted(await self.ask_hub(self.hub_auth.user_for_token(token, use_cache=False, sync=False)))
         if model["name"] != self.username:
             raise APIError(401, "the credential of this request now belongs to another user")
 
@@ -97,23 +140,6 @@ class APIHandler(HubOAuthenticated, RequestHandler):
         # HubOAuth has no public accessor for the cookie's token alone (get_token prefers the header's,
         # which may be a stale one that the cookie was accepted in place of).
         return self.hub_auth._get_token_cookie(self)
-
-    async def _admitted_user(self, lookup) -> dict:
-        """The user model `lookup` (a HubAuth call) gives, if it admits a user to this service."""
-        try:
-            model = await lookup
-        except HTTPError as error:
-            # HubAuth reports an unreachable or failing hub as 500/502; for our callers it is a dependency.
-            raise APIError(503, "the hub cannot verify credentials right now; try again shortly") from error
-        if not model:
-            raise APIError(401, "missing or invalid token: send 'Authorization: Bearer <hub token>'")
-        try:
-            model = self.check_hub_user(model)
-        except UserNotAllowed:
-            raise APIError(403, f"{model['kind']} {model['name']!r} has no access to this service") from None
-        if model.get("kind", "user") != "user":
-            raise APIError(403, "only users act on the systems; use a token of a user")
-        return model
 
     def argument(self, name: str) -> str | None:
         """A query (GET) or form argument exactly as sent. Tornado's own getters turn control characters
@@ -127,10 +153,6 @@ class APIHandler(HubOAuthenticated, RequestHandler):
             return values[-1].decode()
         except UnicodeDecodeError:
             raise APIError(400, f"{name} is not UTF-8 text") from None
-
-    @property
-    def username(self) -> str:
-        return self.current_user["name"]
 
     def system(self, name: str | None = None) -> System:
         """The system of `X-Machine-Name` (or the given name), or a v1 400 naming the problem."""

@@ -1,0 +1,59 @@
+// The dashboard: each system's health, my active jobs, my recent tasks, live through the event stream.
+import { healthReport, request, settings, subscribe, taskState } from "./api.js";
+import { el, empty, formatTime, replace, stateBadge, table } from "./dom.js";
+
+const TASK_KINDS = { submit: "Job submission", cancel: "Job cancellation", upload: "Upload", download: "Download",
+  cp: "Copy", mv: "Move", rm: "Delete", rsync: "Sync", compress: "Compress", extract: "Extract" };
+
+async function showSystems() {
+  const { systems } = await healthReport;
+  replace(document.getElementById("systems-health"), systems.length ? systems.map((system) => {
+    const up = system.status === "available";
+    return el("li", { class: "mb-1" }, el("span", { class: `state ${up ? "state-ok" : "state-error"}` },
+      up ? "● available" : "● unavailable"), " ", el("strong", {}, system.system), " ",
+    el("span", { class: "text-body-secondary" }, system.description));
+  }) : el("li", {}, "No system answered."));
+}
+
+async function showJobs() {
+  const box = document.getElementById("active-jobs");
+  const rows = [];
+  for (const system of settings.systems) {
+    try {
+      const { jobs } = await request("jobs", { system, data: true });
+      for (const job of jobs) {
+        rows.push(el("tr", {},
+          el("td", {}, el("a", { href: `${settings.base}jobs/${job.jobid}?system=${encodeURIComponent(system)}` }, job.jobid)),
+          el("td", { class: "truncate" }, job.name), el("td", {}, stateBadge(job.state)),
+          el("td", { class: "hide-narrow" }, system), el("td", { class: "hide-narrow" }, job.time)));
+      }
+    } catch (error) {
+      rows.push(el("tr", {}, el("td", { colspan: 5, class: "error-text" }, `${system}: ${error.message}`)));
+    }
+  }
+  replace(box, rows.length ? table(["Job", "Name", "State", "System", "Time"], rows, { caption: "My active jobs" })
+    : empty("No active jobs."));
+}
+
+async function showTasks() {
+  const box = document.getElementById("recent-tasks");
+  try {
+    const { tasks } = await request("tasks", { data: true });
+    const recent = tasks.slice(0, 8);
+    replace(box, recent.length ? table(["When", "What", "Status"], recent.map((task) => el("tr", {},
+      el("td", { class: "text-nowrap" }, formatTime(task.updated_at)),
+      el("td", {}, TASK_KINDS[task.kind] || task.kind),
+      el("td", {}, taskState(task)))), { caption: "My recent tasks" }) : empty("No tasks yet."));
+  } catch (error) {
+    replace(box, el("p", { class: "error-text" }, error.message));
+  }
+}
+
+showSystems();
+showJobs();
+showTasks();
+let pending = null;
+subscribe(() => {  // a burst of events refreshes once
+  clearTimeout(pending);
+  pending = setTimeout(() => { showJobs(); showTasks(); }, 300);
+});
