@@ -1,7 +1,7 @@
 """What the service writes to its log: never a credential.
 
 Requests are logged as tornado logs them, but with the values of query parameters that carry
-credentials masked (JupyterHub still accepts `?token=`). Libraries that log signatures or signed URLs at
+credentials masked (JupyterHub still accepts `?token=`), in the access log and in tornado's warnings. Libraries that log signatures or signed URLs at
 debug level (botocore signs every presigned URL) stay at INFO even when the service runs at DEBUG.
 """
 
@@ -34,6 +34,15 @@ def log_request(handler: RequestHandler) -> None:
     request = handler.request
     method("%d %s %s (%s) %.2fms", status, request.method, without_credentials(request.uri), request.remote_ip,
            1000.0 * request.request_time())
+
+
+class MaskedRequestSummary:
+    """Mixed into request handlers: tornado's own warning and error lines about a request (a refused OAuth
+    callback, an uncaught error) name its URI with the credentials masked, as the access log does."""
+
+    def _request_summary(self) -> str:
+        request = self.request
+        return f"{request.method} {without_credentials(request.uri)} ({request.remote_ip})"
 
 
 def keep_credentials_out_of_debug_logs() -> None:

@@ -20,3 +20,13 @@ def test_libraries_that_log_signatures_stay_at_info_when_the_service_debugs():
         assert not logging.getLogger("aiobotocore").isEnabledFor(logging.DEBUG)
     finally:
         logging.getLogger().setLevel(logging.WARNING)
+
+
+async def test_a_refused_oauth_callback_is_logged_without_its_code(api, caplog):
+    """tornado's warning about a failed request names the URI: its code and state are masked there too."""
+    with caplog.at_level(logging.WARNING):
+        response = await api.fetch("GET", "../oauth_callback?code=secret-code-123&state=secret-state-456", machine=None)
+    assert response.code >= 400
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "oauth_callback?code=%5Bhidden%5D" in logged
+    assert "secret-code-123" not in logged and "secret-state-456" not in logged

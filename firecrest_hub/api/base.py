@@ -11,6 +11,7 @@ from tornado.web import HTTPError, RequestHandler
 
 from .. import errors
 from ..config import System
+from ..logs import MaskedRequestSummary
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class APIError(HTTPError):
         self.error = error
 
 
-class HubUserHandler(HubOAuthenticated, RequestHandler):
+class HubUserHandler(MaskedRequestSummary, HubOAuthenticated, RequestHandler):
     """Who the hub says is calling, asked without blocking (the REST API's handlers and the portal's pages)."""
 
     @property
@@ -102,7 +103,7 @@ class HubUserHandler(HubOAuthenticated, RequestHandler):
         return self.current_user["name"]
 
 
-class OAuthCallbackHandler(HubOAuthCallbackHandler):
+class OAuthCallbackHandler(MaskedRequestSummary, HubOAuthCallbackHandler):
     """The end of a browser's login through the hub. With the service's own HubOAuth: it holds the login's
     state (the PKCE verifier among it), which the default, a process-wide HubOAuth.instance(), lacks."""
 
