@@ -23,7 +23,7 @@ import spawner
 from firecrest_hub.access import LookUpUid
 from firecrest_hub.compute import JobRequest
 from firecrest_hub.compute.slurm_commands import (
-    CancelJob, ReadAccounting, ReadQueue, ShowNodes, ShowPartitions, ShowReservations, SubmitBatchJob,
+    CancelJob, ReadAccounting, ReadQueue, ShowAccounts, ShowNodes, ShowPartitions, ShowReservations, SubmitBatchJob,
 )
 from firecrest_hub.compute.validation import check_node_list
 from firecrest_hub.errors import InvalidInput
@@ -73,6 +73,7 @@ FACTORIES = {
     ShowNodes: lambda v: ShowNodes([v]),
     ShowPartitions: lambda v: ShowPartitions(),
     ShowReservations: lambda v: ShowReservations(),
+    ShowAccounts: lambda v: ShowAccounts(v),
     FindMarkedJobs: lambda v: FindMarkedJobs(v, v),
     Rsync: lambda v: Rsync(v, v),
     LookUpUid: lambda v: LookUpUid(v),

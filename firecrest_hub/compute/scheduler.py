@@ -190,6 +190,16 @@ class Reservation:
     fields: dict[str, str]
 
 
+@dataclass(frozen=True)
+class SlurmAccount:
+    """An account the user may charge jobs to; `partition` is empty when the association is for every
+    partition, and `default` marks the account a job without `--account` is charged to."""
+
+    name: str
+    partition: str
+    default: bool
+
+
 class Scheduler(Configurable):
     """The operations on a workload manager. Every method runs as the account of `session`.
 
@@ -239,4 +249,8 @@ class Scheduler(Configurable):
     async def reservations(self, session: RemoteSession,
                            names: Sequence[str] | None = None) -> list[Reservation]:
         """All reservations, or the named ones (unknown names are left out)."""
+        raise NotImplementedError
+
+    async def accounts(self, session: RemoteSession) -> list[SlurmAccount]:
+        """The accounts the session's user may charge jobs to (their associations), the default first."""
         raise NotImplementedError

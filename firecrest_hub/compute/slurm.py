@@ -23,9 +23,12 @@ from ..config import System
 from ..errors import FirecrestError, UnknownJob
 from ..remote import ConnectionPool, RemoteSession
 from .cache import JobStateCache
-from .scheduler import AccountingRecord, Job, JobRequest, Node, Partition, Reservation, Scheduler
+from .scheduler import (
+    AccountingRecord, Job, JobRequest, Node, Partition, Reservation, Scheduler, SlurmAccount,
+)
 from .slurm_commands import (
-    CancelJob, ReadAccounting, ReadQueue, ShowNodes, ShowPartitions, ShowReservations, SubmitBatchJob,
+    CancelJob, ReadAccounting, ReadQueue, ShowAccounts, ShowNodes, ShowPartitions, ShowReservations,
+    SubmitBatchJob,
 )
 from .validation import check_job_id
 
@@ -128,3 +131,6 @@ class SlurmScheduler(Scheduler):
                            names: Sequence[str] | None = None) -> list[Reservation]:
         reservations = await session.execute(ShowReservations(timeout=self.command_timeout))
         return [reservation for reservation in reservations if not names or reservation.name in names]
+
+    async def accounts(self, session: RemoteSession) -> list[SlurmAccount]:
+        return await session.execute(ShowAccounts(session.account, timeout=self.accounting_timeout))

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from ..errors import CommandFailed, InvalidInput, NotFound, PermissionDenied, SubmissionRejected, UnknownJob
 from ..remote import CommandResult, RemoteCommand, system_script
-from .scheduler import AccountingRecord, Job, JobRequest, Node, Partition, Reservation
+from .scheduler import AccountingRecord, Job, JobRequest, Node, Partition, Reservation, SlurmAccount
 from .slurm_output import (
     error_messages, error_text, listed, parse_key_values, plain, raise_for_slurm, raise_if_controller_down,
     random_delimiter, split_records,
 )
-from .validation import check_job_id, check_node_list, check_time_spec
+from .validation import check_job_id, check_node_list, check_slurm_name, check_time_spec
 
 SBATCH_WITH_ENV_SCRIPT = system_script(__package__, "sbatch-with-env.sh")
 _JOB_ID_OUTPUT = re.compile(r"^([0-9]+)(;.*)?$")
@@ -274,3 +274,31 @@ def _reservation(fields: dict[str, str]) -> Reservation:
         features=plain(fields.get("Features")), flags=plain(fields.get("Flags")),
         users=plain(fields.get("Users")), accounts=plain(fields.get("Accounts")), fields=fields,
     )
+
+
+class ShowAccounts(SlurmCommand):
+    """`sacctmgr show user withassoc`: the user's associations (account, partition) and default account.
+
+    `user` is the session's account, a checked POSIX name, so `name=VALUE` is one word sacctmgr reads
+    as a condition and nothing else.
+    """
+
+    def __init__(self, user: str, **kwargs):
+        super().__init__(**kwargs)
+        check_slurm_name("user", user)
+        self.user = user
+
+    def argv(self) -> list[str]:
+        return ["sacctmgr", "--noheader", "--parsable2", "show", "user", "withassoc", "where",
+                f"name={self.user}", "format=defaultaccount,account,partition"]
+
+    def parse(self, result: CommandResult) -> list[SlurmAccount]:
+        raise_for_slurm(result)
+        accounts = []
+        for line in result.stdout.splitlines():
+            if not line.strip():
+                continue
+            default, account, partition = (line.split("|") + ["", ""])[:3]
+            if account:
+                accounts.append(SlurmAccount(name=account, partition=partition, default=account == default))
+        return sorted(accounts, key=lambda account: (not account.default, account.name, account.partition))
