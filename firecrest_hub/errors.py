@@ -50,6 +50,10 @@ class DependencyUnavailable(FirecrestError):
     """A part the service depends on (scheduler, task database, object store, hub) does not answer."""
 
 
+class TooManyRequests(FirecrestError):
+    """The caller holds as many of something as allowed (e.g. open event streams); try again later."""
+
+
 class SchedulerUnavailable(DependencyUnavailable):
     """The workload manager does not answer (slurmctld down or unreachable)."""
 

@@ -377,3 +377,24 @@ async def test_an_upload_over_the_cap_is_a_413(api):
     response = await upload(api, "/home/alice", data=b"x" * 100_000)
     assert_error(response, 413, "X-Size-Limit", description="larger than the 1000 bytes this service carries")
     assert api.replay.ran_as("alice") == []
+
+
+def test_no_failure_of_the_service_is_answered_with_a_500():
+    """Every typed failure has its status: a 500 would mean a failure nobody thought about."""
+    import importlib
+    import pkgutil
+
+    import firecrest_hub
+    from firecrest_hub import errors
+    from firecrest_hub.api.base import status_for
+
+    for module in pkgutil.walk_packages(firecrest_hub.__path__, "firecrest_hub."):
+        if not module.name.endswith("__main__"):  # that one starts the service
+            importlib.import_module(module.name)
+    kinds, pending = [], [errors.FirecrestError]
+    while pending:
+        kinds += (children := pending.pop().__subclasses__())
+        pending += children
+    assert len(kinds) > 20
+    unmapped = [kind.__name__ for kind in kinds if status_for(kind("x"))[0] == 500]
+    assert unmapped == []

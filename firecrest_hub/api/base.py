@@ -37,6 +37,7 @@ ERROR_STATUS: list[tuple[type[errors.FirecrestError], int, str | None]] = [
     (errors.OutputTooLarge, 413, "X-Size-Limit"),
     (errors.SubmissionRejected, 400, "X-Sbatch-Error"),
     (errors.ClusterUnreachable, 424, "X-Machine-Not-Available"),
+    (errors.TooManyRequests, 429, None),
     (errors.SchedulerUnavailable, 503, "X-Machine-Not-Available"),
     (errors.DependencyUnavailable, 503, None),
     (errors.CommandFailed, 400, "X-Error"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import CommandFailed, FirecrestError
+from ..errors import CommandFailed
 from ..filesystem.commands import Checksum, plain
 from ..remote import CommandResult, RemoteCommand, system_script
 
@@ -21,7 +21,7 @@ FETCH_PIECES_SCRIPT = system_script(__package__, "fetch-pieces.sh")
 PUSH_PARTS_SCRIPT = system_script(__package__, "push-parts.sh")
 
 
-class StagingFailed(FirecrestError):
+class StagingFailed(CommandFailed):
     """A staged transfer could not be completed; the description says why."""
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from traitlets import Float, Integer
 from traitlets.config import Configurable
 
-from ..errors import FirecrestError
+from ..errors import TooManyRequests
 from .model import Task, event_id_at, utcnow
 from .store import TaskStore
 
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 _POLL_OVERLAP = timedelta(seconds=5)
 
 
-class TooManyStreams(FirecrestError):
+class TooManyStreams(TooManyRequests):
     """The user already has as many open event streams as allowed."""
 
 
