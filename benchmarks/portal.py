@@ -1,0 +1,163 @@
+"""Portal benchmark in Debian's Chromium, logged in through the hub as alice: time to a usable files page
+for a folder of 10,000 entries, the weight of each page without cache, and a large upload through the
+files page against a raw S3 PUT of the same file in the same run.
+
+    python benchmarks/portal.py [--entries 10000] [--upload-mib 256] [--rounds 5]
+
+"Usable" is the moment the first page of rows is in the document, counted from the navigation's start
+(performance.now() in the page). A page's weight is the sum of the bytes Chromium received for it
+(headers and bodies), the event stream left out, which never ends. The
+upload is timed from choosing the file to the moment the object store has every part ("sent") and to
+the file being in place on the system (task 114); the raw PUT is boto3's put_object of the same bytes
+with the demo's S3 credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config as BotoConfig
+from common import DEMO, ROOT
+
+sys.path.insert(0, str(ROOT / "tests"))
+from portal_support import PORTAL_URL, chromium, log_in
+
+MiB = 1024 * 1024
+PAGES = ["", "files", "jobs", "compose", "transfers", "status"]
+WEIGHT_TARGET = 300 * 1024
+# Records when the listing first has rows (before the page's own scripts run; CSP does not apply to it).
+FIRST_ROWS = """
+window.__firstRows = null;
+new MutationObserver((_, observer) => {
+  if (document.querySelector('#files-listing tbody tr')) {
+    window.__firstRows = performance.now();
+    observer.disconnect();
+  }
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+def as_alice(*argv: str) -> None:
+    subprocess.run(["runuser", "-u", "alice", "--", *argv], check=True)
+
+
+async def time_to_rows(browser, folder: str, rounds: int) -> list[float]:
+    visitor = await log_in(browser, "alice")
+    await visitor.page.add_init_script(FIRST_ROWS)
+    times = []
+    for _ in range(rounds):
+        await visitor.page.goto(f"{PORTAL_URL}files?system=cluster&path={quote(folder)}")
+        await visitor.page.wait_for_selector("#files-listing tbody tr", timeout=30_000)
+        times.append(await visitor.page.evaluate("window.__firstRows"))
+    rows = await visitor.page.locator("#files-listing tbody tr").count()
+    print(f"  rows rendered of one page: {rows}")
+    await visitor.page.context.close()
+    return times
+
+
+async def weight(request) -> int:
+    """A response's bytes as sent: its headers and its body (the demo's hub and service send no gzip), also
+    when Chromium took it from its memory cache, which setCacheDisabled does not always bypass."""
+    response = await request.response()
+    if response is None:
+        return 0
+    headers = sum(len(name) + len(value) + 4 for name, value in (await response.all_headers()).items())
+    return headers + len(await response.body())
+
+
+async def page_weights(browser) -> dict[str, int]:
+    weights = {}
+    for path in PAGES:
+        visitor = await log_in(browser, "alice")  # a fresh context each: nothing cached from another page
+        page = await visitor.page.context.new_page()
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        requests = []
+        page.on("requestfinished", lambda request, finished=requests: finished.append(request))
+        await page.goto(PORTAL_URL + path, wait_until="load")
+        # and what the page's scripts read after the load (their answers come within this)
+        await page.wait_for_timeout(1500)
+        weights[path or "dashboard"] = sum([await weight(request) for request in requests])
+        await visitor.page.context.close()
+    return weights
+
+
+async def browser_upload(browser, folder: str, local: str) -> tuple[float, float]:
+    visitor = await log_in(browser, "alice")
+    page = await visitor.open(f"files?system=cluster&path={quote(folder)}", ready="#files-listing p, #files-listing table")
+    name = os.path.basename(local)
+    started = time.monotonic()
+    await page.set_input_files("#files-picker", local)
+    item = f'.files-transfer[data-name="{name}"]'
+    await page.wait_for_selector(f'{item}:has-text("Sent;"), {item}:not([data-state="running"])', timeout=600_000)
+    sent = time.monotonic() - started
+    await page.wait_for_selector(f'{item}:not([data-state="running"])', timeout=600_000)
+    in_place = time.monotonic() - started
+    state = await page.get_attribute(item, "data-state")
+    if state != "done":
+        raise SystemExit(f"the browser's upload ended {state}: {await page.inner_text(item)}")
+    await visitor.page.context.close()
+    return sent, in_place
+
+
+def raw_put(local: str) -> float:
+    settings = dict(line.split("=", 1) for line in (DEMO / "s3" / "credentials.env").read_text().split())
+    s3 = boto3.client("s3", endpoint_url=settings["S3_ENDPOINT"], aws_access_key_id=settings["S3_ACCESS_KEY"],
+                      aws_secret_access_key=settings["S3_SECRET_KEY"], region_name="us-east-1",
+                      config=BotoConfig(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    key = f"benchmark/raw-{os.getpid()}"
+    with open(local, "rb") as body:
+        started = time.monotonic()
+        s3.put_object(Bucket="firecrest-staging", Key=key, Body=body)
+        took = time.monotonic() - started
+    s3.delete_object(Bucket="firecrest-staging", Key=key)
+    return took
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--upload-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    folder = f"/home/alice/portal-bench-{os.getpid()}"
+    as_alice("mkdir", "-p", f"{folder}/many", f"{folder}/upload")
+    as_alice("bash", "-c", 'cd "$1" && seq -f "entry-%05g.dat" 1 "$2" | xargs touch', "x", f"{folder}/many",
+             str(args.entries))
+    try:
+        async with chromium() as browser:
+            times = await time_to_rows(browser, f"{folder}/many", args.rounds)
+            print(f"files page with {args.entries} entries, navigation start to first rows: "
+                  f"median {statistics.median(times):.0f} ms, best {min(times):.0f} ms, worst {max(times):.0f} ms "
+                  f"(target < 1000 ms)")
+            weights = await page_weights(browser)
+            for page, weight in weights.items():
+                verdict = "ok" if weight < WEIGHT_TARGET else "OVER"
+                print(f"page weight without cache, {page:<10} {weight / 1024:7.1f} KiB ({verdict}, target < 300 KB)")
+            with tempfile.TemporaryDirectory() as scratch:
+                local = os.path.join(scratch, "portal-upload.dat")
+                with open(local, "wb") as out:
+                    out.writelines(os.urandom(MiB) for _ in range(args.upload_mib))
+                raw = raw_put(local)
+                sent, in_place = await browser_upload(browser, f"{folder}/upload", local)
+            size = args.upload_mib * MiB
+            print(f"upload of {args.upload_mib} MiB: raw S3 PUT (boto3) {raw:.2f} s = {size / MiB / raw:.0f} MiB/s")
+            print(f"  from the files page to the object store: {sent:.2f} s = {size / MiB / sent:.0f} MiB/s "
+                  f"({100 * raw / sent:.0f}% of raw; target >= 70%)")
+            print(f"  until the file is in place on the system: {in_place:.2f} s = {size / MiB / in_place:.0f} MiB/s "
+                  f"({100 * raw / in_place:.0f}% of raw)")
+    finally:
+        as_alice("rm", "-rf", "--", folder)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
