@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 
-from ..errors import FileTooLarge, NotADirectory, NotFound, SourceNotFound
+from ..errors import (
+    FileTooLarge, InvalidInput, InvalidPath, NotADirectory, NotFound, PermissionDenied, SourceNotFound,
+)
 from ..remote import RemoteSession, guarded
 from . import sftp_ops
 from .commands import (
@@ -51,7 +53,7 @@ class FileOperations:
             async with self._sftp(source) as sftp:
                 exists = await sftp_ops.lexists(sftp, source)
             if not exists:
-                raise SourceNotFound(f"{source!a}: no such file or directory") from None
+                raise SourceNotFound(f"{source!a}: No such file or directory") from None
             raise
 
     async def _run(self, command: FileCommand):
@@ -61,17 +63,40 @@ class FileOperations:
     # ---- reading ---------------------------------------------------------------------------------
 
     async def list_directory(self, path: str, *, show_hidden: bool = False, numeric_ids: bool = False,
-                             recursive: bool = False) -> list[dict]:
+                             recursive: bool = False, dereference: bool = False) -> list[dict]:
+        """ls -l of `path` (a directory's entries, or the path itself if it is something else). With
+        `dereference` symlinks show what they lead to, as ls -L shows them, where that is inside the
+        filesystems (others stay links); a recursive listing never descends through a symlink."""
         options = sftp_ops.ListingOptions(self.max_entries, show_hidden, numeric_ids, recursive)
         await self.resolver.check(path)
         async with self._sftp(path) as sftp:
             try:
-                return await sftp_ops.list_directory(sftp, path, options)
+                entries = await sftp_ops.list_directory(sftp, path, options)
             except NotADirectory:
-                entry = await sftp_ops.describe(sftp, path)
+                return [await self.describe(path, numeric_ids=numeric_ids, dereference=dereference)]
+        if dereference:
+            entries = [await self._followed(f"{path.rstrip('/')}/{entry['name']}", entry) for entry in entries]
+        return entries
+
+    async def describe(self, path: str, *, numeric_ids: bool = False, dereference: bool = False) -> dict:
+        """The ls -ld entry of `path` itself, named as given."""
+        await self.resolver.check_entry(path)
+        async with self._sftp(path) as sftp:
+            entry = await sftp_ops.describe(sftp, path)
         if not numeric_ids:
             entry["user"], entry["group"] = await self.session.execute(OwnerNames(path))  # checked above
-        return [entry]
+        return await self._followed(path, entry) if dereference else entry
+
+    async def _followed(self, path: str, entry: dict) -> dict:
+        """`entry` of `path` as ls -L shows it, if it is a symlink that leads somewhere inside the filesystems."""
+        if entry["type"] != "l":
+            return entry
+        try:
+            await self.resolver.check(path)
+            async with self._sftp(path) as sftp:
+                return await sftp_ops.follow_link(sftp, path, entry)
+        except (InvalidPath, NotFound, PermissionDenied):  # leads outside, nowhere or out of reach: a link
+            return entry
 
     async def stat(self, path: str, dereference: bool = False) -> dict[str, int]:
         return await self._run(StatFile(path, dereference))
@@ -95,9 +120,19 @@ class FileOperations:
     async def whoami(self, groups: bool = False):
         return await self.session.execute(Whoami(groups))
 
-    async def view(self, path: str) -> str:
-        async with self.open_for_reading(path) as reader:
-            return (await reader.read()).decode(errors="replace")
+    async def view(self, path: str, *, offset: int = 0, size: int | None = None) -> str:
+        """The text of a file of at most max_file_size bytes; with `size`, at most `size` (up to
+        max_file_size) bytes of it from `offset` on, of a file of any size."""
+        if size is None and offset == 0:
+            async with self.open_for_reading(path) as reader:
+                return (await reader.read()).decode(errors="replace")
+        size = self.max_file_size if size is None else size
+        if offset < 0 or not 0 < size <= self.max_file_size:
+            raise InvalidInput(f"offset must be 0 or more and size from 1 to {self.max_file_size} bytes")
+        await self.resolver.check(path)
+        sftp = await self.session.sftp()
+        async with sftp_ops.open_for_reading(sftp, path, None, self.timeout) as reader:
+            return (await reader.read_range(offset, size)).decode(errors="replace")
 
     @contextlib.asynccontextmanager
     async def open_for_reading(self, path: str):

@@ -104,6 +104,17 @@ async def describe(sftp: asyncssh.SFTPClient, path: str) -> dict:
     return entry
 
 
+async def follow_link(sftp: asyncssh.SFTPClient, path: str, entry: dict) -> dict:
+    """The ls entry of the symlink `path` shown as `ls -L` shows it: with the attributes of what it leads
+    to, and no link target. SFTP version 3 names no owner of a single file: the link's owner names stay
+    where the target's ids are the link's own, else the ids stand in for them."""
+    link, target = await sftp.lstat(path), await sftp.stat(path)
+    followed = _entry(entry["name"], target, None)
+    if (target.uid, target.gid) == (link.uid, link.gid):
+        followed["user"], followed["group"] = entry["user"], entry["group"]
+    return followed
+
+
 async def _read_directory(sftp, path: str, options: ListingOptions) -> list[tuple[str, asyncssh.SFTPName]]:
     names = []
     async for item in sftp.scandir(path.encode()):
@@ -259,10 +270,16 @@ class FileReader:
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.chunks()])
 
+    async def read_range(self, offset: int, size: int) -> bytes:
+        """At most `size` bytes from `offset` on (fewer at the end of the file)."""
+        async with guarded(self.path, self._timeout):
+            return await self._file.read(size, offset)
+
 
 @contextlib.asynccontextmanager
-async def open_for_reading(sftp: asyncssh.SFTPClient, path: str, limit: int, timeout: float):
-    """A FileReader for a regular file of at most `limit` bytes.
+async def open_for_reading(sftp: asyncssh.SFTPClient, path: str, limit: int | None, timeout: float):
+    """A FileReader for a regular file of at most `limit` bytes (of any size for None: the caller reads a
+    bounded range of it).
 
     The type is checked before the file is opened: opening a FIFO would block the one sftp-server that
     serves every SFTP request of this account.
@@ -273,7 +290,7 @@ async def open_for_reading(sftp: asyncssh.SFTPClient, path: str, limit: int, tim
             raise IsADirectory(f"{path!a} is a directory")
         if not stat.S_ISREG(attrs.permissions or 0):
             raise InvalidInput(f"{path!a} is not a regular file")
-        if (attrs.size or 0) > limit:
+        if limit is not None and (attrs.size or 0) > limit:
             raise FileTooLarge(
                 f"{path!a} is {attrs.size} bytes, more than the {limit} bytes this service carries; use staging")
         remote_file = await sftp.open(path, "rb")

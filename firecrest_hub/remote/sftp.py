@@ -26,7 +26,7 @@ async def guarded(path: str, timeout: float):
     except TimeoutError:
         raise CommandTimeout(f"the file operation on {path!a} did not finish within {timeout:g} s") from None
     except asyncssh.SFTPNoSuchFile:
-        raise NotFound(f"{path!a}: no such file or directory") from None
+        raise NotFound(f"{path!a}: No such file or directory") from None
     except asyncssh.SFTPPermissionDenied:
         raise PermissionDenied(f"{path!a}: permission denied") from None
     except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection) as error:
