@@ -473,6 +473,9 @@ async def test_newer_than_waits_for_the_next_interval_and_is_shared(fake_pool):
 async def test_jobs_of_others_are_listed_without_their_files(fake_pool):
     scheduler = scheduler_with(fake_pool)
     alice = fake_pool.session(SYSTEM, "alice")
+    with pytest.raises(PermissionDenied):
+        await scheduler.jobs(alice, all_users=True)  # unless the site allows it
+    scheduler.all_users_jobs = True
     everyone = await scheduler.jobs(alice, all_users=True)
     assert [(job.jobid, job.user, job.job_file_out) for job in everyone] == [("7", "alice", ""), ("8", "bob", "")]
     assert [job.jobid for job in await scheduler.jobs(alice, jobids=["8"])] == []

@@ -23,7 +23,8 @@ import spawner
 from firecrest_hub.access import LookUpUid
 from firecrest_hub.compute import JobRequest
 from firecrest_hub.compute.slurm_commands import (
-    CancelJob, ReadAccounting, ReadQueue, ShowAccounts, ShowNodes, ShowPartitions, ShowReservations, SubmitBatchJob,
+    CancelJob, ReadAccounting, ReadQueue, RunInJob, ShowAccounts, ShowBatchScript, ShowNodes, ShowPartitions,
+    ShowReservations, SubmitBatchJob,
 )
 from firecrest_hub.compute.validation import check_node_list
 from firecrest_hub.errors import InvalidInput
@@ -65,7 +66,7 @@ FACTORIES = {
     SubmitBatchJob: lambda v: [
         SubmitBatchJob(JobRequest(script="#!/bin/bash\n", name=v, workdir=v, comment=v, env={"X": v},
                                   time_limit="10", nodes=1)),
-        SubmitBatchJob(JobRequest(script_path=v, workdir=v)),
+        SubmitBatchJob(JobRequest(script_path=v, workdir=v, standard_input=v, standard_output=v, standard_error=v)),
     ],
     ReadQueue: lambda v: ReadQueue(),
     CancelJob: lambda v: CancelJob(v),
@@ -74,6 +75,9 @@ FACTORIES = {
     ShowPartitions: lambda v: ShowPartitions(),
     ShowReservations: lambda v: ShowReservations(),
     ShowAccounts: lambda v: ShowAccounts(v),
+    ShowBatchScript: lambda v: ShowBatchScript("42"),
+    # The command line is bash's -c script, one word after `--`: it never reaches srun's options.
+    RunInJob: lambda v: RunInJob("42", v),
     FindMarkedJobs: lambda v: FindMarkedJobs(v, v),
     Rsync: lambda v: Rsync(v, v),
     LookUpUid: lambda v: LookUpUid(v),
@@ -103,6 +107,8 @@ FACTORIES = {
 REFUSED = {
     "node name": lambda v: ShowNodes([v]),
     "job id to cancel": lambda v: CancelJob(v),
+    "job id to attach to": lambda v: RunInJob(v, "true"),
+    "job id of a script": lambda v: ShowBatchScript(v),
     "job id in accounting": lambda v: ReadAccounting("alice", jobids=[v]),
     "account": lambda v: JobRequest(script="#!/bin/bash\n", account=v),
     "partition": lambda v: JobRequest(script="#!/bin/bash\n", partition=v),

@@ -36,6 +36,8 @@ class JobRequest:
     Without a `partition` the script's own `#SBATCH --partition` applies, else Slurm's default. `env` is
     added to the environment the job inherits (names must be shell identifiers, values are arbitrary
     text). `comment` is the job's Slurm comment (the service marks its submissions with it).
+    `standard_input`, `standard_output` and `standard_error` are the job's files (Slurm's patterns such
+    as %j allowed; relative to the working directory); by default the script's or Slurm's.
     """
 
     script: str | None = None
@@ -49,6 +51,9 @@ class JobRequest:
     reservation: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     comment: str | None = None
+    standard_input: str | None = None
+    standard_output: str | None = None
+    standard_error: str | None = None
 
     def __post_init__(self):
         if (self.script is None) == (self.script_path is None):
@@ -56,7 +61,9 @@ class JobRequest:
         if self.script is not None and not self.script.strip():
             raise InvalidInput("the job script is empty")
         for label, value in (("script path", self.script_path), ("job name", self.name),
-                             ("working directory", self.workdir), ("job comment", self.comment)):
+                             ("working directory", self.workdir), ("job comment", self.comment),
+                             ("standard input", self.standard_input), ("standard output", self.standard_output),
+                             ("standard error", self.standard_error)):
             if value is not None:
                 check_plain_text(label, value)
         for label, value in (("account", self.account), ("partition", self.partition),
@@ -214,7 +221,7 @@ class Scheduler(Configurable):
     async def jobs(self, session: RemoteSession, *, jobids: Sequence[str] | None = None,
                    all_users: bool = False, newer_than: float | None = None) -> list[Job]:
         """Jobs in the queue, from the shared cache: the session's own, or everyone's (without file
-        paths) when `all_users`. `newer_than` (a `time.monotonic()` value) asks for a snapshot taken
+        paths) when `all_users` and the site allows it (PermissionDenied otherwise). `newer_than` (a `time.monotonic()` value) asks for a snapshot taken
         after that moment, e.g. right after a submission."""
         raise NotImplementedError
 
@@ -230,6 +237,17 @@ class Scheduler(Configurable):
     async def cancel(self, session: RemoteSession, jobid: str) -> None:
         """Cancel a job. UnknownJob if there is no such job, PermissionDenied if it is someone else's.
         Readers of the shared cache see the job's new state once this returns."""
+        raise NotImplementedError
+
+    async def batch_script(self, session: RemoteSession, jobid: str) -> str | None:
+        """The batch script of one of the session's jobs, while the scheduler still holds the job (None
+        once it has forgotten it). PermissionDenied for someone else's job."""
+        raise NotImplementedError
+
+    async def attach(self, session: RemoteSession, jobid: str, command: str) -> None:
+        """Run the shell command line `command` inside the session's running job, as one more step beside
+        the job's own, and wait until it ends. UnknownJob, PermissionDenied (someone else's job), or
+        CommandFailed with what the step printed when it fails."""
         raise NotImplementedError
 
     async def accounting(self, session: RemoteSession, *, start_time: str | None = None,

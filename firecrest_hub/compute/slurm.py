@@ -17,18 +17,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
-from traitlets import Float, default
+from traitlets import Bool, Float, default
 
 from ..config import System
-from ..errors import FirecrestError, UnknownJob
+from ..errors import FirecrestError, PermissionDenied, UnknownJob
 from ..remote import ConnectionPool, RemoteSession
 from .cache import JobStateCache
 from .scheduler import (
     AccountingRecord, Job, JobRequest, Node, Partition, Reservation, Scheduler, SlurmAccount,
 )
 from .slurm_commands import (
-    CancelJob, ReadAccounting, ReadQueue, ShowAccounts, ShowNodes, ShowPartitions, ShowReservations,
-    SubmitBatchJob,
+    CancelJob, ReadAccounting, ReadQueue, RunInJob, ShowAccounts, ShowBatchScript, ShowNodes, ShowPartitions,
+    ShowReservations, SubmitBatchJob,
 )
 from .validation import check_job_id
 
@@ -54,6 +54,13 @@ class SlurmScheduler(Scheduler):
         60,
         min=1,
         help="Seconds sacct may run before it is stopped; the accounting database can be slow.",
+    ).tag(config=True)
+
+    all_users_jobs = Bool(
+        False,
+        help="""Whether a user may list every user's queued and running jobs (v2's `allusers`; other users'
+        jobs without their files), as squeue shows them on a site without PrivateData=jobs. Off, each user
+        sees only their own jobs and such a listing is refused.""",
     ).tag(config=True)
 
     def __init__(self, pool: ConnectionPool, **kwargs):
@@ -82,6 +89,9 @@ class SlurmScheduler(Scheduler):
         for jobid in jobids or ():
             check_job_id(jobid)
         cache = self.job_cache(session.system)
+        if all_users and not self.all_users_jobs:
+            raise PermissionDenied("listing every user's jobs is not allowed on this system "
+                                   "(SlurmScheduler.all_users_jobs)")
         if all_users:
             snapshot = await cache.snapshot(newer_than)
             jobs = [job if job.user == session.account else job.without_files() for job in snapshot.jobs]
@@ -113,6 +123,12 @@ class SlurmScheduler(Scheduler):
         # Readers of the cache (a client listing its jobs right after) see the job cancelled, not pending.
         with contextlib.suppress(FirecrestError):
             await self.look_up(session, jobid)
+
+    async def batch_script(self, session: RemoteSession, jobid: str) -> str | None:
+        return await session.execute(ShowBatchScript(jobid, timeout=self.command_timeout))
+
+    async def attach(self, session: RemoteSession, jobid: str, command: str) -> None:
+        await session.execute(RunInJob(jobid, command, timeout=self.command_timeout))
 
     async def accounting(self, session: RemoteSession, *, start_time: str | None = None,
                          end_time: str | None = None,

@@ -48,7 +48,9 @@ class SubmitBatchJob(SlurmCommand):
         options = (("--job-name", request.name), ("--account", request.account),
                    ("--partition", request.partition), ("--chdir", request.workdir),
                    ("--time", request.time_limit), ("--nodes", request.nodes),
-                   ("--reservation", request.reservation), ("--comment", request.comment))
+                   ("--reservation", request.reservation), ("--comment", request.comment),
+                   ("--input", request.standard_input), ("--output", request.standard_output),
+                   ("--error", request.standard_error))
         argv += [f"{flag}={value}" for flag, value in options if value is not None]
         if request.script_path is not None:
             argv += ["--", request.script_path]
@@ -113,6 +115,8 @@ class ReadQueue(SlurmCommand):
         return ["squeue", "--all", "--states=all", *selection, "--noheader", "--Format=" + ",".join(fields)]
 
     def parse(self, result: CommandResult) -> list[Job]:
+        if self.jobids and "invalid job id" in result.stderr.lower():
+            return []  # squeue's answer when slurmctld holds none of the given jobs (any more)
         raise_for_slurm(result)
         jobs = []
         for values in split_records(result.stdout, self.delimiter, len(self.FIELDS)):
@@ -151,6 +155,63 @@ class CancelJob(SlurmCommand):
         if errors:
             raise_if_controller_down(result)
             raise CommandFailed("\n".join(errors))
+
+
+class ShowBatchScript(SlurmCommand):
+    """`scontrol write batch_script JOBID -`: the script slurmctld keeps for a job it still holds, printed
+    instead of written to a file. None for a job it no longer holds (or never held).
+
+    scontrol exits with status 0 when it retrieves nothing ("job script retrieval failed: Invalid job id
+    specified", or "Invalid user id" for another user's job): its stderr decides.
+    """
+
+    def __init__(self, jobid: str, **kwargs):
+        super().__init__(**kwargs)
+        check_job_id(jobid)
+        self.jobid = jobid
+
+    def argv(self) -> list[str]:
+        return ["scontrol", "write", "batch_script", self.jobid, "-"]
+
+    def parse(self, result: CommandResult) -> str | None:
+        reported = result.stderr.lower()
+        if "invalid job id" in reported:
+            return None
+        if "invalid user id" in reported or "permission denied" in reported:
+            raise PermissionDenied(f"job {self.jobid} belongs to another user")
+        raise_for_slurm(result)
+        if "retrieval failed" in reported:
+            raise CommandFailed(f"the script of job {self.jobid} could not be read: {result.stderr.strip()}")
+        return result.stdout
+
+
+class RunInJob(SlurmCommand):
+    """`srun --jobid=JOBID --overlap`: a shell command line run as one more step of a running job, beside
+    its other steps. The line is one word, bash's -c script after `--`, so nothing in it reaches an option."""
+
+    def __init__(self, jobid: str, command: str, **kwargs):
+        super().__init__(**kwargs)
+        check_job_id(jobid)
+        if not isinstance(command, str) or not command.strip() or "\0" in command:
+            raise InvalidInput("the command to run in the job must be a non-empty line of shell, without NUL")
+        self.jobid, self.command = jobid, command
+
+    def argv(self) -> list[str]:
+        return ["srun", f"--jobid={self.jobid}", "--overlap", "--quiet", "--", "bash", "-c", "--", self.command]
+
+    def parse(self, result: CommandResult) -> None:
+        if result.ok:
+            return
+        reported = "\n".join(error_messages(result)).lower()
+        if "invalid job id" in reported:
+            raise UnknownJob(f"job {self.jobid} does not exist")
+        if "access/permission denied" in reported:
+            raise PermissionDenied(f"job {self.jobid} belongs to another user")
+        if "not running" in reported or "pending" in reported or "already completing or completed" in reported:
+            raise InvalidInput(f"job {self.jobid} is not running: {error_text(result)}")
+        raise_if_controller_down(result)
+        raise CommandFailed(f"the command in job {self.jobid} failed (exit status {result.exit_status}): "
+                            f"{error_text(result) or 'no message'}")
 
 
 class ReadAccounting(SlurmCommand):
