@@ -14,22 +14,17 @@ filters head/tail lines in the service instead of in a shell pipe.
 
 from __future__ import annotations
 
-import sys
-from urllib.parse import quote
-
-from tornado import httputil
 from tornado.web import stream_request_body
 
 from ..errors import FileTooLarge, InvalidInput
 from ..filesystem import FileOperations, PathPolicy
-from ..numbers import parse_whole_number, whole_number
+from ..numbers import whole_number
 from ..remote import home_if_relative, relative_to
 from .base import APIHandler
+from .small_files import FORM_OVERHEAD, CappedMultipartBody, send_file
 
 _TRUE = ("true", "yes", "1")
 _FALSE = ("false", "no", "0", "")
-# Room for the form fields and part headers around an uploaded file's bytes.
-_FORM_OVERHEAD = 64 * 1024
 _MAX_PAGE = 1_000_000
 _PATH_PARAMETERS = ("targetPath", "sourcePath")
 
@@ -131,61 +126,20 @@ class WhoamiHandler(UtilitiesHandler):
 
 class DownloadHandler(UtilitiesHandler):
     async def get(self):
-        path = self.path("sourcePath")
-        async with self.files.open_for_reading(path) as reader:
-            self.set_header("Content-Type", "application/octet-stream")
-            self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(path.rsplit('/', 1)[1])}")
-            async for chunk in reader.chunks():
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+        await send_file(self, self.files, self.path("sourcePath"))
 
 
 @stream_request_body
-class UploadHandler(UtilitiesHandler):
-    """multipart/form-data with `targetPath` (a directory) and `file` (stored there under its file name).
-
-    The body is held in memory, so it is capped before and while it is read: a body over the cap (by its
-    Content-Length, or as it grows) is read to its end and dropped as it arrives, never stored, then
-    answered with 413. Answering before the body ends would be cheaper, but the hub's proxy turns such a
-    reply into a 503 for clients that send the whole body first, as requests (and so pyfirecrest) does.
-    """
+class UploadHandler(CappedMultipartBody, UtilitiesHandler):
+    """multipart/form-data with `targetPath` (a directory) and `file` (stored there under its file name),
+    capped at max_file_size (see small_files.py)."""
 
     async def prepare(self):
         await super().prepare()
-        self.limit = self.service.max_file_size + _FORM_OVERHEAD
-        self.chunks: list[bytes] = []
-        self.received = 0
-        declared = parse_whole_number(self.request.headers.get("Content-Length"))
-        if declared is not None and declared > self.limit:
-            self.received = declared  # over the cap before a byte arrived: nothing will be kept
-        # Tornado would cut a body over its own limit (100 MB) off without an answer; this one is dropped.
-        self.request.connection.set_max_body_size(sys.maxsize)
-
-    def form(self) -> tuple[dict[str, list[bytes]], dict[str, list[httputil.HTTPFile]]]:
-        """The fields and files of the received multipart body (which is let go of here)."""
-        fields: dict[str, list[bytes]] = {}
-        files: dict[str, list[httputil.HTTPFile]] = {}
-        try:
-            httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), b"".join(self.chunks),
-                                          fields, files, self.request.headers)
-        except httputil.HTTPInputError as error:  # e.g. a control character in a part's header
-            raise InvalidInput(f"the form is not valid multipart/form-data: {error}") from None
-        finally:
-            self.chunks.clear()
-        return fields, files
-
-    def data_received(self, chunk: bytes) -> None:
-        if self.received > self.limit:
-            return
-        self.received += len(chunk)
-        if self.received <= self.limit:
-            self.chunks.append(chunk)
-        else:
-            self.chunks.clear()
+        self.start_body(self.service.max_file_size + FORM_OVERHEAD)
 
     async def post(self):
-        if self.received > self.limit:
+        if self.over_limit:
             raise FileTooLarge(
                 f"the upload is larger than the {self.service.max_file_size} bytes this service carries; "
                 "use staging")
