@@ -18,6 +18,7 @@ from traitlets import Integer, Unicode, default
 from traitlets.config import Application
 
 from . import __version__, api, portal
+from .api import v2 as api_v2
 from .access import Access
 from .jobs import JobEventPublisher, JobTasks
 from .logs import keep_credentials_out_of_debug_logs, log_request
@@ -120,8 +121,10 @@ class FirecrestService(Application):
 
     def routes(self) -> list:
         api_prefix = url_path_join(self.base_url, "api/v1")
-        return api.routes(api_prefix) + [
+        v2_prefix = url_path_join(self.base_url, "api/v2")
+        return api.routes(api_prefix) + api_v2.routes(v2_prefix) + [
             (url_path_join(api_prefix, ".*"), api.UnknownPathHandler),
+            (url_path_join(v2_prefix, ".*"), api_v2.UnknownPathHandler),
             (url_path_join(self.base_url, "oauth_callback"), api.OAuthCallbackHandler),
         ] + portal.routes(self.base_url) + [portal.unknown_page_route(self.base_url)]
 

@@ -21,18 +21,22 @@ from conftest import API_URL, ROOT
 from firecrest_hub import api
 from firecrest_hub.api.docs import METHODS, SPEC, SPEC_FILE, PublicHandler, PageModel, docs_page, spec_document
 from firecrest_hub.api.status import FIRECREST_VERSION
+from firecrest_hub.api.v2 import base as v2_base
+from firecrest_hub.api.v2 import docs as v2_docs
+from firecrest_hub.api.v2 import routes as v2_routes
 
 PREFIX = "/services/firecrest/api/v1"
+V2_PREFIX = "/services/firecrest/api/v2"
 _PARAMETER = re.compile(r"\{[^{}]+\}")
 
 
-def route_template(pattern: str) -> str:
+def route_template(pattern: str, prefix: str = PREFIX) -> str:
     """A route's regex as a spec-like template: each group becomes `{}`; an optional trailing slash goes.
 
     Only the regex features routes use are understood; anything else fails loudly, so that a new kind
     of route gets a look instead of a silent pass.
     """
-    path = pattern.removeprefix(PREFIX).removesuffix("$").removesuffix("/?")
+    path = pattern.removeprefix(prefix).removesuffix("$").removesuffix("/?")
     template, depth = [], 0
     index = 0
     while index < len(path):
@@ -64,19 +68,19 @@ def implemented_methods(handler: type[RequestHandler]) -> set[str]:
     return {method for method in METHODS if getattr(handler, method) is not getattr(RequestHandler, method)}
 
 
-def application_routes() -> dict[str, type[RequestHandler]]:
-    app = Application(api.routes(PREFIX))
+def application_routes(routes_of=api.routes, prefix: str = PREFIX) -> dict[str, type[RequestHandler]]:
+    app = Application(routes_of(prefix))
     routes = {}
     for rule in app.wildcard_router.rules:
-        template = route_template(rule.matcher.regex.pattern)
+        template = route_template(rule.matcher.regex.pattern, prefix)
         assert template not in routes, f"two routes for {template}"
         routes[template] = rule.target
     return routes
 
 
-def spec_operations() -> dict[str, set[str]]:
-    return {spec_template(path): {method for method in item if method in METHODS}
-            for path, item in SPEC["paths"].items()}
+def spec_operations(spec: dict = SPEC) -> dict[str, set[str]]:
+    return {spec_template(path).removesuffix("/"): {method for method in item if method in METHODS}
+            for path, item in spec["paths"].items()}
 
 
 def test_the_spec_is_valid_openapi_3():
@@ -153,6 +157,56 @@ def test_the_docs_page_shows_every_operation_and_loads_nothing_from_outside():
             assert f'id="{operation["id"]}"' in page
     assert "<script" not in page
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page), "the page must not load external assets"
+
+
+# -- the v2 API: its own spec, in step with its routes the same way ----------------------------------
+
+
+def v2_application_routes() -> dict[str, type[RequestHandler]]:
+    return application_routes(v2_routes, V2_PREFIX)
+
+
+def test_the_v2_spec_is_valid_openapi_3():
+    validate(yaml.safe_load(v2_docs.SPEC_FILE.read_text()))
+
+
+def test_every_v2_route_is_in_the_v2_spec_and_back():
+    routes, operations = set(v2_application_routes()), set(spec_operations(v2_docs.SPEC))
+    assert not routes - operations, f"v2 routes without an entry in openapi-v2.yaml: {sorted(routes - operations)}"
+    assert not operations - routes, f"openapi-v2.yaml describes paths v2 does not have: {sorted(operations - routes)}"
+
+
+def test_v2_methods_match_handler_by_handler():
+    operations = spec_operations(v2_docs.SPEC)
+    mismatches = {template: {"handler": sorted(implemented_methods(handler)), "spec": sorted(operations[template])}
+                  for template, handler in v2_application_routes().items()
+                  if implemented_methods(handler) != operations[template]}
+    assert not mismatches, f"methods differ between v2 handlers and openapi-v2.yaml: {mismatches}"
+
+
+def test_exactly_the_public_v2_handlers_are_public_in_the_spec():
+    routes = v2_application_routes()
+    for path, item in v2_docs.SPEC["paths"].items():
+        handler = routes[spec_template(path).removesuffix("/")]
+        for method in set(item) & set(METHODS):
+            public = item[method].get("security") == []
+            assert public == issubclass(handler, v2_base.V2PublicHandler), f"{method.upper()} {path}"
+
+
+def test_the_v2_spec_names_the_version_pyfirecrest_reads_and_ships():
+    assert v2_docs.SPEC["info"]["version"] == v2_base.APP_VERSION
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "api/openapi-v2.yaml" in pyproject["tool"]["setuptools"]["package-data"]["firecrest_hub"]
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("extension", ["json", "yaml"])
+def test_the_v2_spec_is_served_without_a_token(extension):
+    response = requests.get(f"{API_URL.removesuffix('/v1')}/v2/openapi.{extension}", timeout=10)
+    assert response.status_code == 200
+    served = yaml.safe_load(response.text)  # JSON is YAML too
+    validate(served)
+    assert served["servers"] == [{"url": V2_PREFIX, "description": "This service"}]
 
 
 # -- served through the hub's proxy ----------------------------------------------------------------

@@ -1,0 +1,14 @@
+"""The FirecREST v2 wire-compatible REST API, over the same layers as v1; each module lists its routes
+next to its handlers. Transfers (filesystem/{system}/transfer/...) are not served yet."""
+
+from . import compute, docs, filesystem, status
+from .base import UnknownPathHandler
+
+AREAS = [status, filesystem, compute, docs]
+
+__all__ = ["UnknownPathHandler", "routes"]
+
+
+def routes(prefix: str) -> list:
+    """The v2 API's routes below `prefix`; the service adds UnknownPathHandler for `prefix/.*` after them."""
+    return [(prefix + path, handler) for area in AREAS for path, handler in area.routes]
