@@ -19,7 +19,7 @@ from ... import errors
 from ...config import System
 from ..base import APIError, APIHandler
 
-# The FirecREST v2 release whose wire format this API follows (../../shared reference: its OpenAPI spec).
+# The FirecREST v2 release whose wire format (its published OpenAPI spec) this API follows.
 APP_VERSION = "2.5.6"
 _TRUE = ("true", "1", "yes", "on", "t", "y")
 _FALSE = ("false", "0", "no", "off", "f", "n")
