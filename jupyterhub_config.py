@@ -72,6 +72,11 @@ c.TraefikProxy.traefik_api_username = "jupyterhub"
 proxy_password_file = demo / "hub" / "traefik-api.password"  # made by devcluster/demo.sh
 if proxy_password_file.exists():
     c.TraefikProxy.traefik_api_password = proxy_password_file.read_text().strip()
+# Pages, scripts, stylesheets and JSON go compressed (JupyterHub's own stylesheets are 340 KB as they
+# are); event streams, notebooks' websockets and file data as they are.
+c.TraefikProxy.extra_dynamic_config = {"http": {"middlewares": {"compress": {"compress": {"includedContentTypes": [
+    "text/html", "text/css", "text/javascript", "application/javascript", "application/json", "image/svg+xml",
+]}}}}}
 
 # Demo login: alice and bob with one documented password. A real deployment uses PAM, LDAP or an
 # OAuthenticator (GitHub, GitLab, Keycloak, ...) here.

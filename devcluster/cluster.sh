@@ -526,27 +526,33 @@ hub_program() {
 }
 
 write_supervisor_conf() {
-    local mariadbd
+    local mariadbd proxy_digest
     weed_command
     hub_program
     mariadbd="$(command -v mariadbd || command -v mysqld)" || die "no mariadbd found"
     (($(printf '%s' "$SUPERVISOR_DIR/supervisor.sock" | wc -c) < 100)) ||
         die "the checkout's path is too long for supervisord's socket $SUPERVISOR_DIR/supervisor.sock"
+    # Traefik reads its static configuration at start only: its digest in the program's section makes a
+    # change of it restart the proxy.
+    render traefik.toml ROUTES_FILE="$DEMO/hub/traefik-routes.toml"
+    write_file "$SUPERVISOR_DIR/traefik.toml" 0600 root:root "$RENDERED" || true
+    proxy_digest="$(sha256sum <"$SUPERVISOR_DIR/traefik.toml" | cut -d' ' -f1)"
     render supervisord.conf SUPERVISOR_DIR="${SUPERVISOR_DIR//%/%%}" LOGS="${LOGS//%/%%}" REPO="${REPO//%/%%}" \
         SSH_DIR="${SSH_DIR//%/%%}" S3_DIR="${S3_DIR//%/%%}" MARIADBD="$mariadbd" \
         WEED_COMMAND="$(sv_command "${WEED_CMD[@]}")" WEED_CONFIG_DIGEST="$(weed_config_digest)" \
-        HUB_COMMAND="$HUB_COMMAND" HUB_ENVIRONMENT="$HUB_ENVIRONMENT" PROXY_COMMAND="$PROXY_COMMAND"
+        HUB_COMMAND="$HUB_COMMAND" HUB_ENVIRONMENT="$HUB_ENVIRONMENT" PROXY_COMMAND="$PROXY_COMMAND" \
+        PROXY_CONFIG_DIGEST="$proxy_digest"
     write_file "$SUPERVISOR_CONF" 0600 root:root "$RENDERED" || true
-    render traefik.toml ROUTES_FILE="$DEMO/hub/traefik-routes.toml"
-    write_file "$SUPERVISOR_DIR/traefik.toml" 0600 root:root "$RENDERED" || true
 }
 
 # Start our supervisord, or have a running one pick up a changed configuration: a program whose section
 # changed is stopped (and started again below; the hub too if it ran), the others are left alone.
 HUB_WAS_RUNNING=0
+PROXY_WAS_RUNNING=0
 start_supervisord() {
     if [[ -n $(supervisord_pid) ]] && ctl pid >/dev/null 2>&1; then
         ctl status hub 2>/dev/null | grep -q RUNNING && HUB_WAS_RUNNING=1
+        ctl status proxy 2>/dev/null | grep -q RUNNING && PROXY_WAS_RUNNING=1
         ctl update | sed 's/^/[cluster] supervisorctl update: /'
         return 0
     fi
@@ -852,6 +858,10 @@ cmd_start() {
     set_bucket_cors
     local name
     for name in "${!STARTING[@]}"; do start_result "$name"; done
+    if ((PROXY_WAS_RUNNING)) && ! ctl status proxy 2>/dev/null | grep -q RUNNING; then
+        log "proxy: its configuration changed, starting it again"
+        ctl start proxy >/dev/null || fail_component proxy "did not start"
+    fi
     if ((HUB_WAS_RUNNING)) && ! ctl status hub 2>/dev/null | grep -q RUNNING; then
         log "hub: its program changed, starting it again"
         ctl start proxy >/dev/null || fail_component proxy "did not start"
