@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient
@@ -68,6 +69,26 @@ async def test_unknown_pages_and_job_ids_are_a_404_page(api):
         response = await page(api, path)
         assert response.code == 404 and b"There is no" in response.body, path
         assert b"<script>" not in response.body
+
+
+async def test_the_task_list_is_the_users_newest_of_the_kinds_asked(api):
+    store = api.service.tasks.store
+    deadline = datetime.now(timezone.utc) + timedelta(hours=1)
+    for kind in ("submit", "xfer-internal", "jobs", "xfer-external-upload", "submit"):
+        await store.create(user="alice", service="compute", system="cluster", kind=kind, params={},
+                           deadline=deadline, runner="r", lease_until=deadline)
+    await store.create(user="bob", service="compute", system="cluster", kind="submit", params={},
+                       deadline=deadline, runner="r", lease_until=deadline)
+
+    async def kinds(query: str) -> list[str]:
+        response = await page(api, f"portal/api/tasks{query}")
+        assert response.code == 200, response.body
+        return [task["kind"] for task in json.loads(response.body)["tasks"]]
+
+    assert sorted(await kinds("")) == ["submit", "submit", "xfer-external-upload", "xfer-internal"]  # no page reads
+    assert len(await kinds("?limit=2")) == 2
+    assert sorted(await kinds("?kinds=xfer-internal,xfer-external-upload")) == ["xfer-external-upload", "xfer-internal"]
+    assert (await page(api, "portal/api/tasks?limit=0")).code == 400
 
 
 async def test_the_assets_are_served_with_nosniff(api):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..filesystem.commands import Compress, Copy, Extract, FileCommand, Move, RemoveTree
+from ..jobs import TRANSFER
 from ..remote import RemoteCommand
 from ..transfers import DEFAULT_TIME_LIMIT, SCRIPT_NAME, Rsync, Transfer
 from .utilities import UtilitiesHandler
@@ -43,7 +44,8 @@ class TransferHandler(UtilitiesHandler):
             stage_out_job=self.argument("stageOutJobId") or None, account=self.argument("account") or None,
         )
         request = transfer.request(system.transfer_partition)
-        task = await self.service.job_tasks.submit_script(self.username, await self.session(system), SCRIPT_NAME, request)
+        task = await self.service.job_tasks.submit_script(self.username, await self.session(system), SCRIPT_NAME, request,
+                                                          kind=TRANSFER)
         self.write_json(task.creation_json(), 201)
 
 

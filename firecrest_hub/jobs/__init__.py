@@ -9,6 +9,6 @@
 """
 
 from .events import JobEventPublisher
-from .tasks import JobTasks
+from .tasks import SUBMIT, TRANSFER, JobTasks
 
-__all__ = ["JobEventPublisher", "JobTasks"]
+__all__ = ["JobEventPublisher", "JobTasks", "SUBMIT", "TRANSFER"]

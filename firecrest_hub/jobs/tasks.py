@@ -35,6 +35,9 @@ from .views import (
 
 # The task service v1 recorded for compute tasks, internal transfers included (they were compute jobs).
 SERVICE = "compute"
+# The kinds of submissions: a user's job, and an internal transfer (xfer-internal), which the portal
+# lists among the transfers. Both resume by their marker.
+SUBMIT, TRANSFER = "submit", "xfer-internal"
 
 
 class JobTasks(Configurable):
@@ -81,12 +84,13 @@ class JobTasks(Configurable):
         super().__init__(**kwargs)
         self.access, self.tasks = access, tasks
         self._work = {
-            "submit": self._submit, "jobs": self._list_jobs, "job": self._show_job, "cancel": self._cancel,
+            SUBMIT: self._submit, "jobs": self._list_jobs, "job": self._show_job, "cancel": self._cancel,
             "acct": self._accounting, "nodes": self._nodes, "partitions": self._partitions,
             "reservations": self._reservations,
         }
         for kind, work in self._work.items():
-            tasks.runner.on_resume(kind, self._resume_submit if kind == "submit" else work)
+            tasks.runner.on_resume(kind, self._resume_submit if kind == SUBMIT else work)
+        tasks.runner.on_resume(TRANSFER, self._resume_submit)
 
     @property
     def scheduler(self):
@@ -98,22 +102,27 @@ class JobTasks(Configurable):
         return await self.tasks.runner.start(user, SERVICE, system.name, work or self._work[kind], kind=kind,
                                              params=params, wait=self.answer_wait)
 
-    async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest) -> Task:
+    async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest, *,
+                            kind: str = SUBMIT) -> Task:
         """Submit `request.script` from a file of its own on the system (v1's upload)."""
         script_path = await stage_script(session, self.script_directory, file_name, request.script.encode())
         staged = dataclasses.replace(request, script=None, script_path=script_path,
                                      workdir=posixpath.dirname(script_path))
-        return await self.submit_path(user, session, staged)
+        return await self.submit_path(user, session, staged, kind=kind)
 
-    async def submit_path(self, user: str, session: RemoteSession, request: JobRequest) -> Task:
-        """Submit the script at `request.script_path`, which must be on the system already.
+    async def submit_path(self, user: str, session: RemoteSession, request: JobRequest, *,
+                          kind: str = SUBMIT) -> Task:
+        """Submit the script at `request.script_path`, which must be on the system already; `kind` is
+        SUBMIT or TRANSFER.
 
         The environment's values may be secrets: the task's work holds them, the task store only their
         names, so a copy of the store gives nobody a value."""
+        if kind not in (SUBMIT, TRANSFER):
+            raise ValueError(f"not a kind of submission: {kind!r}")
         params = {name: value for name, value in dataclasses.asdict(request).items()
                   if value not in (None, {}) and name != "env"}
         work = functools.partial(self._submit, env=request.env)
-        return await self.start(user, session.system, "submit", {"request": params, "env_names": sorted(request.env)},
+        return await self.start(user, session.system, kind, {"request": params, "env_names": sorted(request.env)},
                                 work=work)
 
     # ---- submissions ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ..remote import read_tail
 
 # The task list shows what the user did, not what the pages read.
 QUERY_KINDS = frozenset({"jobs", "job", "acct", "nodes", "partitions", "reservations"})
-_MAX_RECENT_TASKS = 500
+_DEFAULT_TASKS, _MAX_TASKS = 50, 500
 # The job history's default range, in sacct's own words.
 _HISTORY_START = "now-7days"
 _MAX_TAIL_BYTES = 256 * 1024
@@ -90,11 +90,14 @@ class ActiveJobsHandler(PortalDataHandler):
 
 class TasksHandler(PortalDataHandler):
     async def get(self):
-        """The caller's tasks, newest first, as v1 shows them plus their `kind`; without page reads."""
+        """The caller's newest tasks, as v1 shows them plus their `kind`, without page reads: `?limit=`
+        of them (default 50, at most 500), only those of the `?kinds=` given (comma-separated)."""
+        limit = whole_number("limit", self.argument("limit") or str(_DEFAULT_TASKS), 1, _MAX_TASKS)
+        kinds = {kind for kind in (self.argument("kinds") or "").split(",") if kind}
         present = self.service.tasks.present
         tasks = [task for task in await self.service.tasks.store.tasks_of(self.username)
-                 if task.kind not in QUERY_KINDS]
-        tasks = sorted(tasks, key=lambda task: task.updated_at, reverse=True)[:_MAX_RECENT_TASKS]
+                 if task.kind not in QUERY_KINDS and (not kinds or task.kind in kinds)]
+        tasks = sorted(tasks, key=lambda task: task.updated_at, reverse=True)[:limit]
         self.write_json({"tasks": [dict(await present(task), kind=task.kind) for task in tasks]})
 
 

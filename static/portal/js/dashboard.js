@@ -2,8 +2,8 @@
 import { healthReport, request, settings, subscribe, taskState } from "./api.js";
 import { el, empty, formatTime, replace, stateBadge, table } from "./dom.js";
 
-const TASK_KINDS = { submit: "Job submission", cancel: "Job cancellation", upload: "Upload", download: "Download",
-  cp: "Copy", mv: "Move", rm: "Delete", rsync: "Sync", compress: "Compress", extract: "Extract" };
+const TASK_KINDS = { submit: "Job submission", cancel: "Job cancellation", "xfer-internal": "Internal transfer",
+  "xfer-external-upload": "Upload", "xfer-external-download": "Download" };
 
 async function showSystems() {
   const { systems } = await healthReport;
@@ -38,8 +38,7 @@ async function showJobs() {
 async function showTasks() {
   const box = document.getElementById("recent-tasks");
   try {
-    const { tasks } = await request("tasks", { data: true });
-    const recent = tasks.slice(0, 8);
+    const { tasks: recent } = await request("tasks", { data: true, params: { limit: 8 } });
     replace(box, recent.length ? table(["When", "What", "Status"], recent.map((task) => el("tr", {},
       el("td", { class: "text-nowrap" }, formatTime(task.updated_at)),
       el("td", {}, TASK_KINDS[task.kind] || task.kind),

@@ -5,16 +5,10 @@ import { el, empty, formatBytes, formatTime, replace, table } from "./dom.js";
 import { CANCELLED, stateWords, taskReason } from "./staging-words.js";
 
 const STAGING_KINDS = { "xfer-external-upload": "Upload", "xfer-external-download": "Download" };
-// v1 submits internal transfers (xfer-internal) as jobs of this script name.
-const TRANSFER_JOB_SCRIPT = "/sbatch-job.sh";
+const KINDS = [...Object.keys(STAGING_KINDS), "xfer-internal"].join(",");
 const PAGE = 25;  // rows at first, and more with each "Show older"
 const box = document.getElementById("transfers");
 const rows = new Map();  // task id -> its row, updated in place by events
-
-function isTransfer(task) {
-  return task.kind in STAGING_KINDS || (task.kind === "submit" && task.data && typeof task.data === "object"
-    && String(task.data.job_file || "").endsWith(TRANSFER_JOB_SCRIPT));
-}
 
 function what(task) {
   if (task.kind in STAGING_KINDS) return STAGING_KINDS[task.kind];
@@ -77,12 +71,11 @@ let shown = PAGE;
 
 async function load() {
   try {
-    const { tasks } = await request("tasks", { data: true });
-    const transfers = tasks.filter(isTransfer);
+    // One more than shown tells whether there are older ones.
+    const { tasks: transfers } = await request("tasks", { data: true, params: { kinds: KINDS, limit: shown + 1 } });
     rows.clear();
     const older = transfers.length > shown ? el("button", { type: "button", class: "btn btn-sm btn-outline-secondary",
-      id: "transfers-older", onclick: () => { shown += PAGE; load(); } },
-    `Show older transfers (${transfers.length - shown} more)`) : null;
+      id: "transfers-older", onclick: () => { shown += PAGE; load(); } }, "Show older transfers") : null;
     replace(box, transfers.length ? table(["When", "What", "File", "Progress", "Outcome"],
       transfers.slice(0, shown).map(row), { caption: "My transfers" }) : empty("No transfers yet."), older);
     const shownTable = box.querySelector("table");
