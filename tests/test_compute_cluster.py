@@ -22,8 +22,10 @@ SHORT_JOB = "#!/bin/bash\nwhoami\nsleep 1\n"
 
 @pytest.fixture
 def scheduler(pool):
-    # A short interval keeps the suite fast; production uses the default of a few seconds.
-    return SlurmScheduler(pool, config=Config({"JobStateCache": {"interval": 0.5}}))
+    # A short interval keeps the suite fast; production uses the default of a few seconds. The listing of
+    # every user's jobs is allowed, as a site may, so that its tests here see it.
+    return SlurmScheduler(pool, config=Config({"JobStateCache": {"interval": 0.5},
+                                               "SlurmScheduler": {"all_users_jobs": True}}))
 
 
 @pytest.fixture

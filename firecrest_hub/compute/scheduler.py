@@ -221,8 +221,9 @@ class Scheduler(Configurable):
     async def jobs(self, session: RemoteSession, *, jobids: Sequence[str] | None = None,
                    all_users: bool = False, newer_than: float | None = None) -> list[Job]:
         """Jobs in the queue, from the shared cache: the session's own, or everyone's (without file
-        paths) when `all_users` and the site allows it (PermissionDenied otherwise). `newer_than` (a `time.monotonic()` value) asks for a snapshot taken
-        after that moment, e.g. right after a submission."""
+        paths) when `all_users` and the site allows it (PermissionDenied otherwise). `newer_than` (a
+        `time.monotonic()` value) asks for a snapshot taken after that moment, e.g. right after a
+        submission."""
         raise NotImplementedError
 
     async def job(self, session: RemoteSession, jobid: str, *, newer_than: float | None = None) -> Job:
