@@ -6,7 +6,8 @@ files page against a raw S3 PUT of the same file in the same run.
 
 "Usable" is the moment the first page of rows is in the document, counted from the navigation's start
 (performance.now() in the page). A page's weight is the sum of the bytes Chromium received for it
-(headers and bodies), the event stream left out, which never ends. The
+(headers and bodies as sent, compressed where the proxy compresses), the event stream left out, which
+never ends. The
 upload is timed from choosing the file to the moment the object store has every part ("sent") and to
 the file being in place on the system (task 114); the raw PUT is boto3's put_object of the same bytes
 with the demo's S3 credentials.
@@ -65,29 +66,27 @@ async def time_to_rows(browser, folder: str, rounds: int) -> list[float]:
 
 
 async def weight(request) -> int:
-    """A response's bytes as sent: its headers and its body (the demo's hub and service send no gzip), also
-    when Chromium took it from its memory cache, which setCacheDisabled does not always bypass."""
-    response = await request.response()
-    if response is None:
-        return 0
-    headers = sum(len(name) + len(value) + 4 for name, value in (await response.all_headers()).items())
-    return headers + len(await response.body())
+    """A response's bytes as they crossed the network: its headers and its body as sent (compressed
+    where the proxy compresses it)."""
+    sizes = await request.sizes()
+    return max(sizes["responseHeadersSize"], 0) + max(sizes["responseBodySize"], 0)
 
 
 async def page_weights(browser) -> dict[str, int]:
+    visitor = await log_in(browser, "alice")
+    session = await visitor.page.context.storage_state()  # the login's cookies, to a context with no cache
+    await visitor.page.context.close()
     weights = {}
     for path in PAGES:
-        visitor = await log_in(browser, "alice")  # a fresh context each: nothing cached from another page
-        page = await visitor.page.context.new_page()
-        cdp = await page.context.new_cdp_session(page)
-        await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        context = await browser.new_context(storage_state=session)
+        page = await context.new_page()
         requests = []
         page.on("requestfinished", lambda request, finished=requests: finished.append(request))
         await page.goto(PORTAL_URL + path, wait_until="load")
         # and what the page's scripts read after the load (their answers come within this)
         await page.wait_for_timeout(1500)
         weights[path or "dashboard"] = sum([await weight(request) for request in requests])
-        await visitor.page.context.close()
+        await context.close()
     return weights
 
 
