@@ -98,6 +98,9 @@ c.JupyterHub.services = [
 
 # A revoked or expired token stops working within 10 s (default 30 s): short, so that tests see it quickly.
 c.FirecrestService.credential_check_interval = 10
+# The systems and the object store are checked every 10 s (default 30 s): the pages' banner about a part
+# that is down comes and goes within that.
+c.StatusProbes.interval = 10
 
 # Users reach the service with their browser session or with a token of this scope.
 c.JupyterHub.load_roles = [
