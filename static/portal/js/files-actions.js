@@ -67,10 +67,10 @@ export function actionsRow(entry, place, { done, view, close }) {
   const forms = {
     rename: () => fieldForm(`New path of ${entry.name}`, path, "Rename or move",
       (target) => busy(call("utilities/rename", "PUT", { sourcePath: path, targetPath: target }),
-        `Renamed ${entry.name} to ${target}.`)),
+        `Renamed “${entry.name}” to “${target}”.`)),
     copy: () => fieldForm(`Copy ${entry.name} to`, joinPath(place.directory, copyName(entry.name)), "Copy",
       (target) => busy(call("utilities/copy", "POST", { sourcePath: path, targetPath: target }),
-        `Copied ${entry.name} to ${target}.`)),
+        `Copied “${entry.name}” to “${target}”.`)),
     chmod: () => fieldForm(`Permissions of ${entry.name}`, octalMode(entry.permissions), "Change",
       (mode) => busy(call("utilities/chmod", "PUT", { targetPath: path, mode }),
         `The permissions of ${entry.name} are now ${mode}.`),
@@ -78,7 +78,7 @@ export function actionsRow(entry, place, { done, view, close }) {
   };
   const confirmDelete = () => {
     const confirm = el("button", { type: "button", class: "btn btn-sm btn-danger",
-      onclick: () => busy(call("utilities/rm", "DELETE", { targetPath: path }), `Deleted ${entry.name}.`) },
+      onclick: () => busy(call("utilities/rm", "DELETE", { targetPath: path }), `Deleted “${entry.name}”.`) },
     `Delete ${entry.isDirectory ? "the folder" : "the file"}`);
     replace(panel, el("div", { class: "files-inline-form", role: "group", "aria-label": "Confirm the deletion" },
       el("p", { class: "mb-2" }, entry.isDirectory

@@ -200,7 +200,7 @@ function wireToolbar() {
         form: { targetPath: joinPath(state.path, name) } });
       $("files-folder-name").value = "";
       toggleFolderForm(false);
-      load({ keepPage: true, note: `Created the folder ${name}.` });
+      load({ keepPage: true, note: `Created the folder “${name}”.` });
     } catch (error) {
       showError(folderForm, error);
     }
