@@ -72,6 +72,8 @@ start() {
     rm -f "$demo/hub/traefik-routes.toml"
     new_secret "$demo/hub/traefik-api.password"
   fi
+  # Traefik watches the routes file only if it exists when it starts; the hub fills it.
+  [ -e "$demo/hub/traefik-routes.toml" ] || install -m 0600 /dev/null "$demo/hub/traefik-routes.toml"
   cluster ctl start proxy >/dev/null || die "the proxy did not start; see $demo/logs/proxy.log"
   if ! hub_running; then
     say "starting JupyterHub on $hub_url"
