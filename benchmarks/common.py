@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))  # the tests' helpers for clients: conftest.HubToken, portal_support
 
 from firecrest_hub.config import System, Systems, load_config_file  # noqa: E402
 from firecrest_hub.delegation import CertificateAuthority  # noqa: E402
@@ -27,16 +28,6 @@ def user_token(user: str = "alice", note: str = "benchmarks") -> str:
                           json={"scopes": ["access:services!service=firecrest"], "expires_in": 3600, "note": note})
     response.raise_for_status()
     return response.json()["token"]
-
-
-class HubToken:
-    """A hub token as pyfirecrest's authorization object."""
-
-    def __init__(self, token: str):
-        self.token = token
-
-    def get_access_token(self) -> str:
-        return self.token
 
 
 def demo_config():

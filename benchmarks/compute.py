@@ -17,7 +17,8 @@ import asyncssh
 import httpx
 from firecrest.v1 import Firecrest
 
-from common import API, HubToken, demo_authority, demo_system, report, timed, user_token
+from common import API, demo_authority, demo_system, report, timed, user_token
+from conftest import HubToken
 from firecrest_hub.compute import JobRequest, SlurmScheduler
 from firecrest_hub.remote import ConnectionPool
 

@@ -20,16 +20,13 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from urllib.parse import quote
 
 import boto3
 from botocore.config import Config as BotoConfig
-from common import DEMO, ROOT
-
-sys.path.insert(0, str(ROOT / "tests"))
+from common import DEMO
 from portal_support import PORTAL_URL, chromium, log_in
 
 MiB = 1024 * 1024

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 
 import pytest
 from firecrest.FirecrestException import FirecrestException
 from firecrest.v2 import AsyncFirecrest, Firecrest
 
 from conftest import HUB_URL, HubToken, wait_for
+from test_pyfirecrest_utilities import on_disk, work  # noqa: F401 (work is a fixture)
 
 pytestmark = pytest.mark.cluster
 
@@ -29,22 +29,6 @@ def client(alice_token):
 @pytest.fixture
 def async_client(alice_token):
     return AsyncFirecrest(firecrest_url=V2_URL, authorization=HubToken(alice_token))
-
-
-@pytest.fixture
-async def work(alice):
-    path = f"/home/alice/fc-v2-{uuid.uuid4().hex[:10]}"
-    setup = await alice.run(["bash", "-c", 'mkdir -p -- "$1/d" && printf "one\\ntwo\\nthree\\n" > "$1/f.txt"',
-                             "setup", path])
-    assert setup.ok, setup.stderr
-    yield path
-    await alice.run(["rm", "-rf", "--", path])
-
-
-async def on_disk(session, *argv: str) -> str:
-    result = await session.run(list(argv))
-    assert result.ok, result.stderr
-    return result.stdout
 
 
 def status_of(error: pytest.ExceptionInfo) -> int:

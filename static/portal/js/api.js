@@ -141,6 +141,17 @@ export async function health() {
 // Every page asks once when it loads; pages that show the health use this answer.
 export const healthReport = health();
 
+// The systems' health as the items of the list `box`: a coloured word, the name, the description.
+export async function showSystemsHealth(box) {
+  const { systems } = await healthReport;
+  replace(box, systems.length ? systems.map((system) => {
+    const up = system.status === "available";
+    return el("li", { class: "mb-1" }, el("span", { class: `state ${up ? "state-ok" : "state-error"}` },
+      up ? "● available" : "● unavailable"), " ", el("strong", {}, system.system), " ",
+    el("span", { class: "text-body-secondary" }, system.description));
+  }) : el("li", {}, "No system answered."));
+}
+
 // An error in plain words next to what failed.
 export function showError(container, error) {
   const message = error instanceof ApiError || error instanceof Error ? error.message : String(error);

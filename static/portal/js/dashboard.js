@@ -1,19 +1,9 @@
 // The dashboard: each system's health, my active jobs, my recent tasks, live through the event stream.
-import { healthReport, request, settings, subscribe, taskState } from "./api.js";
+import { request, settings, showSystemsHealth, subscribe, taskState } from "./api.js";
 import { el, empty, formatTime, replace, stateBadge, table } from "./dom.js";
 
 const TASK_KINDS = { submit: "Job submission", cancel: "Job cancellation", "xfer-internal": "Internal transfer",
   "xfer-external-upload": "Upload", "xfer-external-download": "Download" };
-
-async function showSystems() {
-  const { systems } = await healthReport;
-  replace(document.getElementById("systems-health"), systems.length ? systems.map((system) => {
-    const up = system.status === "available";
-    return el("li", { class: "mb-1" }, el("span", { class: `state ${up ? "state-ok" : "state-error"}` },
-      up ? "● available" : "● unavailable"), " ", el("strong", {}, system.system), " ",
-    el("span", { class: "text-body-secondary" }, system.description));
-  }) : el("li", {}, "No system answered."));
-}
 
 async function showJobs() {
   const box = document.getElementById("active-jobs");
@@ -48,7 +38,7 @@ async function showTasks() {
   }
 }
 
-showSystems();
+showSystemsHealth(document.getElementById("systems-health"));
 showJobs();
 showTasks();
 let pending = null;

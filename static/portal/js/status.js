@@ -1,6 +1,6 @@
 // The status page: the systems' health, partitions with free/total nodes and CPUs and a chart of their
 // load, my jobs of the last week as a timeline, nodes and reservations.
-import { healthReport, request } from "./api.js";
+import { request, showSystemsHealth } from "./api.js";
 import { el, empty, replace, table } from "./dom.js";
 import { chartNote, loadBars, timeline } from "./jobs-charts.js";
 import { currentSystem, jobUrl, slurmTime, systemPicker } from "./jobs-common.js";
@@ -11,16 +11,6 @@ let system = currentSystem();
 
 function failed(box, what, error) {
   replace(box, el("p", { class: "error-text", role: "alert" }, `${what}: ${error.message}`));
-}
-
-async function showSystems() {
-  const { systems } = await healthReport;
-  replace($("systems"), systems.length ? systems.map((item) => {
-    const up = item.status === "available";
-    return el("li", { class: "mb-1" }, el("span", { class: `state ${up ? "state-ok" : "state-error"}` },
-      up ? "● available" : "● unavailable"), " ", el("strong", {}, item.system), " ",
-    el("span", { class: "text-body-secondary" }, item.description));
-  }) : el("li", {}, "No system answered."));
 }
 
 async function showPartitions() {
@@ -117,5 +107,5 @@ function showAll() {
 }
 
 systemPicker($("system-picker"), (chosen) => { system = chosen; showAll(); });
-showSystems();
+showSystemsHealth($("systems"));
 showAll();
