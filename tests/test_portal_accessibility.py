@@ -12,7 +12,8 @@ pytestmark = pytest.mark.cluster
 
 PAGES = {"": "#recent-tasks table, #recent-tasks p", "files": "#files-listing tbody tr",
          "jobs": "main table", "compose": "textarea", "transfers": "main table, main p",
-         "status": "main svg"}
+         # the timeline comes last, from sacct: its list of jobs holds the page's controls
+         "status": "#timeline-chart summary, #timeline-chart p.text-body-secondary:not(:text-is('Loading…'))"}
 
 # The controls of the page without an accessible name, as the browser computes it closely enough here:
 # aria-label, aria-labelledby, a <label for>, a wrapping <label>, its own text, title, or an image's alt.
