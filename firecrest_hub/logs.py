@@ -14,7 +14,7 @@ from tornado.log import access_log
 from tornado.web import RequestHandler
 
 CREDENTIAL_PARAMETERS = {"token", "access_token", "code", "state", "x-amz-signature", "x-amz-credential",
-                         "x-amz-security-token"}
+                         "x-amz-security-token", "signature"}
 _CHATTY_WITH_CREDENTIALS = ("botocore", "aiobotocore", "urllib3", "s3transfer")
 
 

@@ -312,7 +312,7 @@ def test_a_staging_job_script_feeds_each_command_its_stdin():
     log_file, exit_file = job_files("abcd")
     script = transfer_script(commands, ["--output=/dev/null"], log_file=log_file, status_file=exit_file)
     assert script.startswith("#!/bin/bash\n#SBATCH --output=/dev/null\n")
-    assert f"\nlog_to {log_file}\n" in script and script.endswith(f"\nfinish {exit_file}\n")
+    assert f"\nlog_to {log_file}\n" in script and script.endswith(f"\nwait_started {exit_file}\nfinish\n")
     assert script.count("start " + shlex.join(commands[0].argv())) == 2
     assert script.count(URL) == 2
     # The script is valid bash.
@@ -343,12 +343,54 @@ def test_a_transfer_job_runs_its_commands_side_by_side_and_fails_with_them(tmp_p
     assert (tmp_path / "log").read_text() == "complaint\n" and (tmp_path / "exit").read_text() == "3\n"
 
 
+class _Shell(PushParts):
+    """A command of a transfer job's script that runs a bit of shell."""
+
+    def __init__(self, code: str):
+        self.code = code
+
+    def argv(self):
+        return ["bash", "-c", self.code]
+
+    def stdin(self):
+        return None
+
+
+@pytest.mark.parametrize("confirmation, code, output, error", [
+    ("ok File was successfully uploaded: 5 bytes in /home/alice/f", 0, "File was successfully uploaded: 5 bytes", ""),
+    ("failed: the sha256 differs", 1, "", "failed: the sha256 differs"),
+    (None, 1, "", "the service did not confirm the transfer within 2 s"),
+])
+def test_a_watched_transfer_job_ends_with_the_services_confirmation(tmp_path, confirmation, code, output, error):
+    """The job moves its data, then waits for the service's word: its output or error says how it ended."""
+    confirm = 'sleep 0.3; echo "$1" > "$HOME/confirmed"' if confirmation else "true"
+    commands = [_Shell("true")]
+    script = transfer_script(commands, [], status_file="exit", confirmation=("confirmed", 2))
+    script = script.replace("\nwait_started exit\n", f"\nwait_started exit\n( {confirm} ) &\n")
+    result = subprocess.run(["bash", "-c", script, "job", confirmation or ""], env={**os.environ, "HOME": str(tmp_path)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == code
+    assert output in result.stdout and (output or not result.stdout)
+    assert error in result.stderr
+    assert (tmp_path / "exit").read_text() == "0\n" and not (tmp_path / "confirmed").exists()
+
+
+def test_a_failed_watched_transfer_job_does_not_wait(tmp_path):
+    script = transfer_script([_Shell("exit 4")], [], status_file="exit", confirmation=("confirmed", 60),
+                             message="never")
+    started = time.monotonic()
+    result = subprocess.run(["bash", "-c", script], env={**os.environ, "HOME": str(tmp_path)}, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 4 and "never" not in result.stdout and time.monotonic() - started < 5
+
+
 def test_an_internal_transfer_job_is_one_quoted_command():
     transfer = Transfer("rsync", Rsync("/home/alice/a b", "/home/alice/$(c)"), stage_out_job="42")
     script = transfer.script()
     assert script.startswith("#!/bin/bash\n#SBATCH --output=job-%j.out\n#SBATCH --error=job-%j.err\n"
                              "#SBATCH --ntasks=1\n#SBATCH --dependency=afterok:42\n")
-    assert script.endswith("\nstart rsync --archive --verbose -- '/home/alice/a b' '/home/alice/$(c)'\nfinish\n")
+    assert script.endswith("\nstart rsync --archive --verbose -- '/home/alice/a b' '/home/alice/$(c)'\nwait_started\n"
+                           "announce 'Files were successfully synchronized.'\nfinish\n")
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
 
 

@@ -242,19 +242,22 @@ class Whoami(FileCommand):
 
 
 class Copy(FileCommand):
-    """cp as v1 ran it: recursive, symlinks copied as links, attributes preserved, targets overwritten."""
+    """cp as v1 ran it: recursive, symlinks copied as links (with `dereference`, what they point to, as
+    v2 can), attributes preserved, targets overwritten."""
 
-    def __init__(self, source: str, target: str):
-        self.source, self.target = source, target
+    def __init__(self, source: str, target: str, dereference: bool = False):
+        self.source, self.target, self.dereference = source, target, dereference
 
     def argv(self) -> list[str]:
-        return ["cp", "--force", "--no-dereference", "--recursive", "--preserve=all", "--", self.source, self.target]
+        links = "--dereference" if self.dereference else "--no-dereference"
+        return ["cp", "--force", links, "--recursive", "--preserve=all", "--", self.source, self.target]
 
     def followed_paths(self) -> tuple[str, ...]:
-        return (self.target,)  # a directory (or a link to one) the copy lands in
+        # The target: a directory (or a link to one) the copy lands in.
+        return (self.source, self.target) if self.dereference else (self.target,)
 
     def named_paths(self) -> tuple[str, ...]:
-        return (self.source,)
+        return () if self.dereference else (self.source,)
 
 
 class Move(FileCommand):

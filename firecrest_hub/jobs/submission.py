@@ -47,21 +47,29 @@ class FindMarkedJobs(RemoteCommand):
                        if comment == self.marker}, key=int)
 
 
-async def stage_script(session: RemoteSession, directory: str, file_name: str, content: bytes) -> str:
-    """Write a batch script to a new directory of its own under `directory` (relative to the account's
-    home, or absolute) as the session's account; returns the script's path."""
+async def submission_directory(session: RemoteSession, directory: str) -> str:
+    """A new directory of the account's alone under `directory` (relative to the account's home, or
+    absolute), for one submission: its script, its working directory, its logs."""
     timeout = session.pool.command_timeout
     sftp = await session.sftp()
     async with guarded(directory, timeout):
         base = directory if directory.startswith("/") else posixpath.join(await sftp.realpath("."), directory)
-    submission_directory = posixpath.join(base, secrets.token_hex(8))
-    # The name is checked (a plain file name) before anything is created.
-    script_path = PathPolicy((submission_directory,)).join(submission_directory, file_name, "script file name")
-    async with guarded(submission_directory, timeout):
-        await sftp_ops.make_directory(sftp, submission_directory, parents=True)
+    path = posixpath.join(base, secrets.token_hex(8))
+    async with guarded(path, timeout):
+        await sftp_ops.make_directory(sftp, path, parents=True)
         # A script may hold secrets; its directory is the account's alone.
-        await sftp.chmod(submission_directory, 0o700)
-    await sftp_ops.write_file(sftp, script_path, content, timeout)
+        await sftp.chmod(path, 0o700)
+    return path
+
+
+async def stage_script(session: RemoteSession, directory: str, file_name: str, content: bytes) -> str:
+    """Write a batch script to a new submission directory under `directory` as the session's account;
+    returns the script's path."""
+    # The name is checked (a plain file name) before anything is created.
+    PathPolicy(("/",)).join("/", file_name, "script file name")
+    directory = await submission_directory(session, directory)
+    script_path = posixpath.join(directory, file_name)
+    await sftp_ops.write_file(await session.sftp(), script_path, content, session.pool.command_timeout)
     return script_path
 
 

@@ -98,20 +98,22 @@ class JobTasks(Configurable):
 
     # ---- starting ----------------------------------------------------------------------------------
 
-    async def start(self, user: str, system: System, kind: str, params: dict, work=None) -> Task:
+    async def start(self, user: str, system: System, kind: str, params: dict, work=None,
+                    wait: float | None = None) -> Task:
+        """Start a task of `kind`; it is returned once finished or after `wait` (default answer_wait) seconds."""
         return await self.tasks.runner.start(user, SERVICE, system.name, work or self._work[kind], kind=kind,
-                                             params=params, wait=self.answer_wait)
+                                             params=params, wait=self.answer_wait if wait is None else wait)
 
     async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest, *,
-                            kind: str = SUBMIT) -> Task:
+                            kind: str = SUBMIT, wait: float | None = None) -> Task:
         """Submit `request.script` from a file of its own on the system (v1's upload)."""
         script_path = await stage_script(session, self.script_directory, file_name, request.script.encode())
         staged = dataclasses.replace(request, script=None, script_path=script_path,
                                      workdir=posixpath.dirname(script_path))
-        return await self.submit_path(user, session, staged, kind=kind)
+        return await self.submit_path(user, session, staged, kind=kind, wait=wait)
 
     async def submit_path(self, user: str, session: RemoteSession, request: JobRequest, *,
-                          kind: str = SUBMIT) -> Task:
+                          kind: str = SUBMIT, wait: float | None = None) -> Task:
         """Submit the script at `request.script_path`, which must be on the system already; `kind` is
         SUBMIT or TRANSFER.
 
@@ -123,7 +125,7 @@ class JobTasks(Configurable):
                   if value not in (None, {}) and name != "env"}
         work = functools.partial(self._submit, env=request.env)
         return await self.start(user, session.system, kind, {"request": params, "env_names": sorted(request.env)},
-                                work=work)
+                                work=work, wait=wait)
 
     # ---- submissions ---------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import asyncssh
 
@@ -44,11 +45,27 @@ def job_files(token: str) -> tuple[str, str]:
     return f".firecrest-staging-{token}.log", f".firecrest-staging-{token}.exit"
 
 
+def confirmation_file(token: str) -> str:
+    """Where the service confirms a job's transfer (scripts/transfer-job.sh, await_confirmation)."""
+    return f".firecrest-staging-{token}.confirmed"
+
+
+@dataclass(frozen=True)
+class JobLogs:
+    """The output and error files a client reads (v2's `transferJob.logs`), absolute paths."""
+
+    output: str
+    error: str
+
+
 def transfer_script(commands: Sequence[RemoteCommand], directives: Sequence[str], *, log_file: str | None = None,
-                    status_file: str | None = None) -> str:
+                    status_file: str | None = None, confirmation: tuple[str, float] | None = None,
+                    message: str | None = None) -> str:
     """The batch script of a transfer of any kind: the `#SBATCH` `directives`, then the commands side by
     side (scripts/transfer-job.sh), each fed its stdin, if it has one, from a quoted here-document; stderr
-    to `log_file` and the outcome to `status_file`, both relative to the home directory, where given."""
+    to `log_file` and the outcome to `status_file`, both relative to the home directory, where given. After
+    a success, the job waits for the service's `confirmation` (file name, seconds since the job's start),
+    or reports `message`."""
     end = f"FIRECREST_TRANSFER_{secrets.token_hex(8)}"
     lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), TRANSFER_JOB_SCRIPT.rstrip("\n")]
     if log_file is not None:
@@ -59,32 +76,57 @@ def transfer_script(commands: Sequence[RemoteCommand], directives: Sequence[str]
             lines.append(to_shell(["start", *command.argv()]))
         else:
             lines += [f"{to_shell(['start', *command.argv()])} <<'{end}'", stdin.rstrip("\n"), end]
-    lines.append(to_shell(["finish"] if status_file is None else ["finish", status_file]))
+    lines.append(to_shell(["wait_started"] if status_file is None else ["wait_started", status_file]))
+    if confirmation is not None:
+        lines.append(to_shell(["await_confirmation", confirmation[0], str(math.ceil(confirmation[1]))]))
+    if message is not None:
+        lines.append(to_shell(["announce", message]))
+    lines.append("finish")
     return "\n".join(lines) + "\n"
 
 
 class TransferJob:
-    """A transfer running as a Slurm job: submit it, or pick up one submitted before a restart, and wait."""
+    """A transfer running as a Slurm job: submit it, or pick up one submitted before a restart, and wait.
+
+    With `logs`, a client watches the job itself (v2's `transferJob`): its output and error go to those
+    files, and after moving the data it waits for the service's confirmation (`confirm`), so that the job
+    ends only once the transfer is complete and its output says so."""
 
     def __init__(self, scheduler: Scheduler, session: RemoteSession, command: RemoteCommand, jobid: str,
-                 token: str):
+                 token: str, logs: JobLogs | None = None):
         self.scheduler, self.session, self.command = scheduler, session, command
-        self.jobid, self.token = jobid, token
+        self.jobid, self.token, self.logs = jobid, token, logs
+        stderr_log, self.status_file = job_files(token)
+        self.log_file = logs.error if logs is not None else stderr_log
 
     @classmethod
     async def submit(cls, scheduler: Scheduler, session: RemoteSession, commands: Sequence[RemoteCommand],
-                     time_limit: float) -> "TransferJob":
+                     time_limit: float, logs: JobLogs | None = None, account: str | None = None) -> "TransferJob":
         token = secrets.token_hex(8)
         log_file, status_file = job_files(token)
-        script = transfer_script(commands, ["--output=/dev/null", "--error=/dev/null"], log_file=log_file,
-                                 status_file=status_file)
+        if logs is None:
+            script = transfer_script(commands, ["--output=/dev/null", "--error=/dev/null"], log_file=log_file,
+                                     status_file=status_file)
+        else:
+            script = transfer_script(commands, [f"--output={logs.output}", f"--error={logs.error}"],
+                                     status_file=status_file, confirmation=(confirmation_file(token), time_limit))
         request = JobRequest(
-            script=script, name="firecrest-staging",
-            partition=session.system.transfer_partition, time_limit=str(max(1, math.ceil(time_limit / 60))),
+            script=script, name="firecrest-staging", account=account,
+            partition=session.system.transfer_partition or None, time_limit=str(max(1, math.ceil(time_limit / 60))),
         )
         jobid = await scheduler.submit(session, request)
         log.info("staging transfer of %s on %s runs as job %s", session.account, session.system.name, jobid)
-        return cls(scheduler, session, commands[0], jobid, token)
+        return cls(scheduler, session, commands[0], jobid, token, logs)
+
+    async def confirm(self, failure: str | None, message: str) -> None:
+        """Tell a job that a client watches how its transfer ended: `message` when `failure` is None."""
+        line = f"ok {message}" if failure is None else f"failed: {failure}"
+        sftp = await self.session.sftp()
+        try:
+            async with sftp.open(confirmation_file(self.token), "w") as file:
+                await file.write(" ".join(line.split()) + "\n")
+        except (asyncssh.SFTPError, OSError) as error:
+            log.warning("could not confirm transfer job %s (it ends at its time limit): %s", self.jobid, error)
 
     async def wait(self, progress: Progress, interval: float) -> None:
         """Wait for the job's exit status; the command's parse() judges it with the job's stderr.
@@ -103,7 +145,7 @@ class TransferJob:
                     outcome = await self._outcome()  # it may have finished between the two looks
                     if outcome is not None:
                         return self.command.parse(outcome)
-                    log_tail = await self._read(job_files(self.token)[0])
+                    log_tail = await self._read(self.log_file)
                     raise TransferFailed(
                         f"the transfer job {self.jobid} ended ({state or 'gone from the queue'}) before the "
                         f"transfer finished{': ' + log_tail if log_tail else ''}")
@@ -127,11 +169,10 @@ class TransferJob:
         return job.state.split()[0] if job.state else ""
 
     async def _outcome(self) -> CommandResult | None:
-        log_file, exit_file = job_files(self.token)
-        status = await self._read(exit_file)
+        status = await self._read(self.status_file)
         if not status:  # not there yet, or caught between its creation and the write of the status
             return None
-        stderr = await self._read(log_file) or ""
+        stderr = await self._read(self.log_file) or ""
         code = parse_whole_number(status)
         code = 1 if code is None else code  # a status file the job did not finish writing
         return CommandResult(tuple(self.command.argv()), code, "", stderr)
@@ -140,8 +181,18 @@ class TransferJob:
         text = await read_tail(self.session, name, _LOG_TAIL)
         return None if text is None else text.strip()
 
-    async def cancel(self) -> None:
-        """Cancel the job and remove its files (a job that already ended is no error)."""
+    async def moved(self) -> bool:
+        """Whether the job moved its data well and now awaits the confirmation."""
+        return await self._read(self.status_file) == "0"
+
+    async def cancel(self, reason: str | None = None) -> None:
+        """Cancel the job and remove its files (a job that already ended is no error); a client watching
+        it finds `reason` at the end of its error log."""
+        if reason and self.logs is not None:
+            sftp = await self.session.sftp()
+            with contextlib.suppress(asyncssh.SFTPError, OSError):
+                async with sftp.open(self.logs.error, "a") as file:
+                    await file.write(f"{' '.join(reason.split())}\n")
         try:
             await self.scheduler.cancel(self.session, self.jobid)
         except UnknownJob:
@@ -151,8 +202,9 @@ class TransferJob:
         await self.remove_files()
 
     async def remove_files(self) -> None:
-        """Remove the job's log and exit-status files, once its outcome is recorded (a resume reads them)."""
+        """Remove the job's own files, once its outcome is recorded (a resume reads them); a log a client
+        reads stays."""
         sftp = await self.session.sftp()
-        for name in job_files(self.token):
+        for name in (self.status_file, *([] if self.logs else [self.log_file])):
             with contextlib.suppress(asyncssh.SFTPError, OSError):
                 await sftp.remove(name)

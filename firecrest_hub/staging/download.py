@@ -14,6 +14,7 @@ import time
 from ..errors import FirecrestError
 from ..remote import RemoteSession
 from ..tasks import TaskHandle, codes
+from .batch import JobLogs
 from .commands import PushFile, PushParts, StagingFailed
 from .objectstore import ObjectStore, plan_parts
 from .transfer import TransferKind
@@ -22,7 +23,27 @@ from .transfer import TransferKind
 class Downloads(TransferKind):
     """Runs (and, after a restart, resumes) download tasks."""
 
-    async def run(self, handle: TaskHandle):
+    def success_message(self, params: dict) -> str:
+        return f"File was successfully staged for download: {params['size']} bytes of {params['source']}"
+
+    async def submit_watched(self, user: str, system: str, params: dict, logs: JobLogs,
+                             account: str | None = None) -> dict:
+        """Submit the job that pushes the file of the download with `params`, for a client to watch (v2)."""
+        session = await self.runner.session_of(user, system)
+        budget = self.settings.transfer_time(params["size"])
+        if params["size"] <= self.objects.multipart_threshold:
+            return await self.runner.submit_watched(session, [await self._push_command(params, budget)], budget, logs,
+                                                    account)
+        started = {"upload_id": await self.objects.start_multipart(params["key"])}
+        try:
+            commands = await self._part_commands({**params, **started}, budget)
+            return {**started, **await self.runner.submit_watched(session, commands, budget, logs, account)}
+        except BaseException:
+            with contextlib.suppress(FirecrestError):  # else the lifecycle rule removes it
+                await self.discard({**params, **started})
+            raise
+
+    async def transfer(self, handle: TaskHandle):
         settings, objects, params = self.settings, self.objects, handle.params
         source, size, key = params["source"], params["size"], params["key"]
         data = {"source": source, "system_name": handle.system, "msg": codes.DESCRIPTIONS[codes.DOWNLOAD_STARTED],
@@ -34,9 +55,7 @@ class Downloads(TransferKind):
             if size > objects.multipart_threshold:
                 await self._push_parts(handle, session, data, budget)
             else:
-                url = await objects.put_url(key, lifetime=budget, size=size)
-                push = PushFile(url, source, settings.limits, timeout=budget)
-                await self.runner.run(handle, session, [push], size, _no_progress)
+                await self.runner.run(handle, session, [await self._push_command(params, budget)], size, _no_progress)
             staged = await objects.size(key)
             if staged != size:
                 raise StagingFailed(f"the staged object has {staged} bytes, but {source} had {size} when the "
@@ -61,12 +80,8 @@ class Downloads(TransferKind):
         if upload_id is None:
             upload_id = await objects.start_multipart(key)
             await handle.remember(upload_id=upload_id)
+        commands = await self._part_commands({**params, "upload_id": upload_id}, budget)
         plan = plan_parts(size, settings.part_size_for(size))
-        streams: list[list[tuple[int, int, int, str]]] = [[] for _ in range(min(settings.parallel_streams, len(plan)))]
-        for index, part in enumerate(plan):
-            url = await objects.part_url(key, upload_id, part.number, lifetime=budget, size=part.size)
-            streams[index % len(streams)].append((part.number, part.offset, part.size, url))
-        commands = [PushParts(params["source"], stream, settings.limits, timeout=budget) for stream in streams]
 
         async def progress():
             done = await _pushed_bytes(objects, key, upload_id)
@@ -80,6 +95,21 @@ class Downloads(TransferKind):
             raise StagingFailed(f"{len(wrong)} parts did not reach the object store in full (first: {wrong[0]})")
         etags = {part.number: uploaded[part.number][1] for part in plan}
         await objects.complete_multipart(key, upload_id, etags)
+
+
+    async def _push_command(self, params: dict, budget: float) -> PushFile:
+        url = await self.objects.put_url(params["key"], lifetime=budget, size=params["size"])
+        return PushFile(url, params["source"], self.settings.limits, timeout=budget)
+
+    async def _part_commands(self, params: dict, budget: float) -> list[PushParts]:
+        """The streams that push the file of a download in parts, to the multipart upload `upload_id`."""
+        settings, key, size = self.settings, params["key"], params["size"]
+        plan = plan_parts(size, settings.part_size_for(size))
+        streams: list[list[tuple[int, int, int, str]]] = [[] for _ in range(min(settings.parallel_streams, len(plan)))]
+        for index, part in enumerate(plan):
+            url = await self.objects.part_url(key, params["upload_id"], part.number, lifetime=budget, size=part.size)
+            streams[index % len(streams)].append((part.number, part.offset, part.size, url))
+        return [PushParts(params["source"], stream, settings.limits, timeout=budget) for stream in streams]
 
 
 async def _no_progress() -> None:

@@ -28,6 +28,7 @@ from ..tasks import Task, Tasks, codes
 from ..tasks.model import utcnow
 from .download import Downloads
 from .objectstore import MAX_SINGLE_PUT, MiB, ObjectStore, ObjectStoreUnavailable, plan_parts
+from .batch import JobLogs
 from .runner import SystemRunner
 from .transfer import TransferSettings
 from .upload import Uploads
@@ -166,27 +167,48 @@ class Staging(Configurable):
     # -- starting (handlers) ------------------------------------------------------------------------
 
     async def start_upload(self, user: str, system: str, source: str, target: str, size: int | None = None,
-                           sha256: str | None = None, *, multipart_paths: dict[str, str]) -> Task:
+                           sha256: str | None = None, *, multipart_paths: dict[str, str],
+                           logs: JobLogs | None = None, account: str | None = None) -> Task:
         """`multipart_paths` are the API's paths an upload in parts names in its task data (`parts`,
-        `complete`)."""
+        `complete`). With `logs`, the client watches the transfer as a Slurm job of its own (v2's): an
+        upload in parts, whose job (charged to `account`) is submitted before this returns (the task's
+        `params["jobid"]`) and writes those logs."""
         self._require_store()
         key = self.objects.new_key("upload", user, posixpath.basename(target))
+        multipart = logs is not None or (size is not None and size > self.objects.multipart_threshold)
+        if multipart and size is None:
+            raise InvalidInput("the size of the file is needed for an upload in parts")
         params = {"source": source, "target": target, "key": key, "size": size, "sha256": sha256,
-                  "multipart": size is not None and size > self.objects.multipart_threshold,
-                  "part_size": self.settings.part_size_for(size or 0), "multipart_paths": multipart_paths}
+                  "multipart": multipart, "part_size": self.settings.part_size_for(size or 0),
+                  "multipart_paths": multipart_paths}
+        if logs is not None:
+            params.update(await self.uploads.submit_watched(user, system, params, logs, account))
         budget = self.objects.url_lifetime + 2 * self.settings.transfer_time(MAX_SINGLE_PUT if size is None else size)
         return await self.tasks.runner.start(
             user, SERVICE, system, self.uploads.run, kind=UPLOAD, params=params, max_run_time=budget,
             success_status=codes.UPLOAD_TRANSFER_FINISHED, failure_status=codes.UPLOAD_TRANSFER_FAILED)
 
-    async def start_download(self, user: str, system: str, source: str, size: int) -> Task:
+    async def start_download(self, user: str, system: str, source: str, size: int,
+                             logs: JobLogs | None = None, account: str | None = None) -> Task:
+        """With `logs`, the client watches the transfer as a Slurm job of its own (v2's), submitted before
+        this returns (the task's `params["jobid"]`)."""
         self._require_store()
         params = {"source": source, "size": size,
                   "key": self.objects.new_key("download", user, posixpath.basename(source))}
+        if logs is not None:
+            params.update(await self.downloads.submit_watched(user, system, params, logs, account))
         return await self.tasks.runner.start(
             user, SERVICE, system, self.downloads.run, kind=DOWNLOAD, params=params,
             max_run_time=2 * self.settings.transfer_time(size),
             success_status=codes.DOWNLOAD_FINISHED, failure_status=codes.DOWNLOAD_FAILED)
+
+    async def download_url(self, task: Task) -> str:
+        """The presigned GET of a download's object, signed now, valid for as long as the object may take
+        to arrive and then ObjectStore.url_lifetime (v2 gives it before the object is there)."""
+        params = task.params
+        return await self.objects.get_url(params["key"], public=True,
+                                          lifetime=self.settings.transfer_time(params["size"]) + self.objects.url_lifetime,
+                                          filename=posixpath.basename(params["source"]))
 
     def _require_store(self) -> None:
         if not self.objects.configured:
@@ -207,26 +229,45 @@ class Staging(Configurable):
         plan = plan_parts(task.params["size"], task.params["part_size"])
         if not 1 <= first <= len(plan):
             raise InvalidInput(f"first must be a part number from 1 to {len(plan)}")
-        key, lifetime = task.params["key"], self.client_url_lifetime(task)
-        parts = [{"part_number": part.number, "offset": part.offset, "size": part.size,
-                  "url": await self.objects.put_url(ObjectStore.part_key(key, part.number), public=True,
-                                                    lifetime=lifetime, size=part.size)}
-                 for part in plan[first - 1:first - 1 + count]]
+        urls = await self._part_urls(task, plan[first - 1:first - 1 + count])
+        parts = [{"part_number": part.number, "offset": part.offset, "size": part.size, "url": url}
+                 for part, url in zip(plan[first - 1:first - 1 + count], urls)]
         return {"part_count": len(plan), "part_size": plan[0].size, "method": "PUT", "parts": parts}
 
-    async def complete_upload(self, task: Task) -> None:
-        """Record that the client uploaded every part, once each is there in full. Completing an upload
+    async def all_part_urls(self, task: Task) -> tuple[int, list[str]]:
+        """The part size and the presigned PUT of every part of a new upload in parts (v2 gives them all
+        at its start)."""
+        plan = plan_parts(task.params["size"], task.params["part_size"])
+        return plan[0].size, await self._part_urls(task, plan)
+
+    async def _part_urls(self, task: Task, parts) -> list[str]:
+        key, lifetime = task.params["key"], self.client_url_lifetime(task)
+        return [await self.objects.put_url(ObjectStore.part_key(key, part.number), public=True, lifetime=lifetime,
+                                           size=part.size) for part in parts]
+
+    async def complete_upload(self, task: Task, etags: dict[int, str] | None = None) -> None:
+        """Record that the client uploaded every part, once each is there in full (and, with `etags`, the
+        ETag the store gave the client for each part is the one of the part it holds). Completing an upload
         that is already complete (a client's retry) changes nothing."""
         if task.kind == UPLOAD and task.params.get("multipart") and task.status in _COMPLETED_UPLOAD:
             return
         self._awaiting_parts(task)
         key = task.params["key"]
-        uploaded = {name: size for name, size, _ in await self.objects.listing(ObjectStore.folder(key))}
+        uploaded = await self.objects.etags(ObjectStore.folder(key))
         plan = plan_parts(task.params["size"], task.params["part_size"])
-        wrong = [part.number for part in plan if uploaded.get(ObjectStore.part_key(key, part.number)) != part.size]
+        wrong = [part.number for part in plan
+                 if uploaded.get(ObjectStore.part_key(key, part.number), (None,))[0] != part.size]
         if wrong:
             shown = ", ".join(map(str, wrong[:20])) + (" ..." if len(wrong) > 20 else "")
             raise InvalidInput(f"{len(wrong)} parts are missing or not of their planned size: {shown}")
+        if etags is not None:
+            if set(etags) != {part.number for part in plan}:
+                raise InvalidInput(f"the completion must list each of the {len(plan)} parts once")
+            changed = [number for number, etag in sorted(etags.items())
+                       if uploaded[ObjectStore.part_key(key, number)][1] != etag.strip('"')]
+            if changed:
+                raise InvalidInput(f"the ETags of parts {', '.join(map(str, changed[:20]))} are not those of the "
+                                   "parts in the staging area; upload them again")
         await self.objects.mark(ObjectStore.completion_key(key))
         self.uploads.wake(task.id)
 

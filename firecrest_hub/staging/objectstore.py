@@ -339,12 +339,19 @@ class ObjectStore(Configurable):
     async def listing(self, prefix: str) -> list[tuple[str, int, float]]:
         """(key, size, age in seconds) of every object under `prefix`."""
         now = datetime.now(timezone.utc)
+        return [(item["Key"], item["Size"], (now - item["LastModified"]).total_seconds())
+                for item in await self._listed(prefix)]
+
+    async def etags(self, prefix: str) -> dict[str, tuple[int, str]]:
+        """key -> (size, ETag without its quotes) of every object under `prefix`."""
+        return {item["Key"]: (item["Size"], item["ETag"].strip('"')) for item in await self._listed(prefix)}
+
+    async def _listed(self, prefix: str) -> list[dict]:
         objects, token = [], None
         while True:
             more = {"ContinuationToken": token} if token else {}
             page = await self._checked("list_objects_v2", Prefix=prefix, **more)
-            objects += [(item["Key"], item["Size"], (now - item["LastModified"]).total_seconds())
-                        for item in page.get("Contents", [])]
+            objects += page.get("Contents", [])
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return objects

@@ -3,6 +3,7 @@ the settings it needs, the object store and the way onto the systems; and how it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -55,6 +56,34 @@ class TransferKind:
 
     def __init__(self, settings: TransferSettings, objects: ObjectStore, runner: SystemRunner):
         self.settings, self.objects, self.runner = settings, objects, runner
+
+    async def run(self, handle: TaskHandle):
+        """The task's work: the transfer, whose outcome a job that a client watches then reports."""
+        try:
+            result = await self.transfer(handle)
+        except asyncio.CancelledError:
+            raise  # stopped: a resume goes on with the same job
+        except BaseException as error:
+            await self._confirm(handle, getattr(error, "description", None) or "the transfer was stopped")
+            raise
+        await self._confirm(handle, None)
+        return result
+
+    async def transfer(self, handle: TaskHandle):
+        raise NotImplementedError
+
+    def success_message(self, params: dict) -> str:
+        """What the output of a job that a client watches says once the transfer is complete."""
+        raise NotImplementedError
+
+    async def _confirm(self, handle: TaskHandle, failure: str | None) -> None:
+        if "job_logs" not in handle.params:
+            return
+        try:
+            await self.runner.confirm(handle, failure, self.success_message(handle.params))
+        except FirecrestError as error:
+            log.warning("could not end the transfer job of task %s (it ends at its time limit): %s",
+                        handle.id, error.description)
 
     async def discard(self, params: dict) -> None:
         """Delete what a task with these params staged in the store."""

@@ -33,6 +33,7 @@ from ..remote import guarded
 from ..remote import RemoteSession
 from ..tasks import TaskHandle, TaskStore, TaskTakenOver, codes
 from .commands import AllocatedBytes, FetchObject, FetchPieces, Sha256, StagingFailed
+from .batch import JobLogs
 from .objectstore import MAX_SINGLE_PUT, ObjectStore, ObjectStoreUnavailable, plan_parts
 from .runner import SystemRunner
 from .transfer import TransferKind, TransferSettings
@@ -60,7 +61,25 @@ class Uploads(TransferKind):
         as long as a client may start plus the time the upload takes."""
         return self.objects.url_lifetime + self.settings.transfer_time(size or MAX_SINGLE_PUT)
 
-    async def run(self, handle: TaskHandle):
+    def success_message(self, params: dict) -> str:
+        return f"File was successfully uploaded: {params['size']} bytes in {params['target']}"
+
+    async def submit_watched(self, user: str, system: str, params: dict, logs: JobLogs,
+                             account: str | None = None) -> dict:
+        """Submit the job that fetches the parts of the upload with `params`, for a client to watch (v2)."""
+        session = await self.runner.session_of(user, system)
+        landing = _Landing.path_for(params)
+        await _empty_file(session, landing)
+        try:
+            commands = await self._part_commands(params, landing)
+            time_limit = self.client_time(params["size"]) + self.settings.transfer_time(params["size"])
+            return await self.runner.submit_watched(session, commands, time_limit, logs, account)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await (await session.sftp()).remove(landing)
+            raise
+
+    async def transfer(self, handle: TaskHandle):
         try:
             session = await self.runner.session(handle)
             if handle.status in (codes.QUEUED, codes.IN_PROGRESS, codes.UPLOAD_URL_WAITING):
@@ -187,13 +206,8 @@ class Uploads(TransferKind):
         settings, params = self.settings, handle.params
         size, key = params["size"], params["key"]
         budget = self.client_time(size)  # parts may come that late
-        plan = plan_parts(size, params["part_size"])
-        pieces = [(part.offset, part.size, await self.objects.get_url(ObjectStore.part_key(key, part.number),
-                                                                      lifetime=budget)) for part in plan]
-        streams = min(settings.parallel_streams, len(plan))
         async with _Landing(handle, session, size, sparse=True, check_time=settings.transfer_time(size)) as landing:
-            commands = [FetchPieces(landing.path, pieces[first::streams], settings.limits, ranged=False,
-                                    wait=math.ceil(budget), timeout=budget) for first in range(streams)]
+            commands = await self._part_commands(params, landing.path)
             report = landing.progress_as(None)
 
             async def fetch():
@@ -214,6 +228,18 @@ class Uploads(TransferKind):
                     await self.runner.abandon(handle, session)
                 raise
         return await self._finished(handle, size, landing.digest)
+
+
+    async def _part_commands(self, params: dict, path: str) -> list[FetchPieces]:
+        """The streams that fetch the parts of an upload into `path`, each part as soon as it is there."""
+        settings, size, key = self.settings, params["size"], params["key"]
+        budget = self.client_time(size)
+        plan = plan_parts(size, params["part_size"])
+        pieces = [(part.offset, part.size, await self.objects.get_url(ObjectStore.part_key(key, part.number),
+                                                                      lifetime=budget)) for part in plan]
+        streams = min(settings.parallel_streams, len(plan))
+        return [FetchPieces(path, pieces[first::streams], settings.limits, ranged=False, wait=math.ceil(budget),
+                            timeout=budget) for first in range(streams)]
 
 
 async def _first_failure(background: asyncio.Future, awaited) -> None:
@@ -245,18 +271,22 @@ class _Landing:
         self.handle, self.session, self.size, self.sparse = handle, session, size, sparse
         self.check_time = check_time
         self.target, self.sha256 = params["target"], params["sha256"]
-        # Named after the key's random part, so a resumed task reuses (and overwrites) the same file.
-        self.path = posixpath.join(posixpath.dirname(self.target), ".firecrest-staging-" + params["key"].split("/")[2])
+        self.path = self.path_for(params)
         self.timeout = session.pool.command_timeout
         self.digest: str | None = None
+
+    @staticmethod
+    def path_for(params: dict) -> str:
+        # Named after the key's random part, so a resumed task reuses (and overwrites) the same file.
+        return posixpath.join(posixpath.dirname(params["target"]), ".firecrest-staging-" + params["key"].split("/")[2])
 
     async def __aenter__(self) -> "_Landing":
         self.sftp = await self.session.sftp()
         # Pieces are written into place in a file that must exist; a stale one from an interrupted
-        # run is emptied first, unless a transfer job picked up after a restart is still filling it.
+        # run is emptied first, unless a transfer job (picked up after a restart, or one a client
+        # watches) is filling it.
         if self.sparse and not self.handle.params.get("jobid"):
-            async with guarded(self.path, self.timeout):
-                await (await self.sftp.open(self.path, "wb")).close()
+            await _empty_file(self.session, self.path)
         return self
 
     def progress_as(self, data: dict | None):
@@ -302,6 +332,12 @@ class _Landing:
         with contextlib.suppress(Exception):
             async with guarded(self.path, self.timeout):
                 await self.sftp.remove(self.path)
+
+
+async def _empty_file(session: RemoteSession, path: str) -> None:
+    sftp = await session.sftp()
+    async with guarded(path, session.pool.command_timeout):
+        await (await sftp.open(path, "wb")).close()
 
 
 async def _file_size(sftp: asyncssh.SFTPClient, path: str, timeout: float) -> int | None:

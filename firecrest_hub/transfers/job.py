@@ -9,7 +9,8 @@ account go to sbatch as argv words (JobRequest), and the dependency on a stage-o
 job id before it is written into an `#SBATCH` line.
 
 Output goes to `job-<id>.out` and `job-<id>.err` in the submission's own directory, as in v1; a transfer
-that fails makes its job fail, which the job's state and accounting show.
+that succeeds says so in its output, in FirecREST v2's words, and one that fails makes its job fail, which
+the job's state and accounting show.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ class Rsync(RemoteCommand):
         return ["rsync", "--archive", "--verbose", "--", self.source, self.target]
 
 
+# What a transfer job's output says once its operation succeeded (v2's words: its clients look for them).
+SUCCESS_MESSAGES = {
+    "cp": "Files were successfully copied.", "mv": "Files were successfully moved.",
+    "rsync": "Files were successfully synchronized.", "rm": "Files were successfully deleted.",
+    "compress": "Files were successfully compressed.", "extract": "Files were successfully extracted.",
+}
+
+
 @dataclass(frozen=True)
 class Transfer:
     """One internal transfer: `operation` (cp, mv, rsync, rm, compress, extract) done by `command`.
@@ -59,7 +68,7 @@ class Transfer:
         directives = ["--output=job-%j.out", "--error=job-%j.err", "--ntasks=1"]
         if self.stage_out_job is not None:
             directives.append(f"--dependency=afterok:{self.stage_out_job}")
-        return transfer_script([self.command], directives)
+        return transfer_script([self.command], directives, message=SUCCESS_MESSAGES[self.operation])
 
     def request(self, partition: str) -> JobRequest:
         """The job that runs the transfer on `partition`; JobRequest checks the name, time and account."""

@@ -1,10 +1,10 @@
 """The FirecREST v2 wire-compatible REST API, over the same layers as v1; each module lists its routes
-next to its handlers. Transfers (filesystem/{system}/transfer/...) are not served yet."""
+next to its handlers."""
 
-from . import compute, docs, filesystem, status
+from . import compute, docs, filesystem, status, transfer
 from .base import UnknownPathHandler
 
-AREAS = [status, filesystem, compute, docs]
+AREAS = [status, filesystem, transfer, compute, docs]
 
 __all__ = ["UnknownPathHandler", "routes"]
 

@@ -24,7 +24,7 @@ from .base import V2Handler, field, flag
 _PATH_FIELDS = ("path", "sourcePath", "source_path")
 _MAX_COUNT = 10**12
 # v2's compression names and the archive kind our extraction reads them as.
-_EXTRACT_AS = {"gzip": ".tgz", "bzip2": ".bz2", "none": ".tar"}
+EXTRACT_AS = {"gzip": ".tgz", "bzip2": ".bz2", "none": ".tar"}
 
 
 def file_json(entry: dict) -> dict:
@@ -195,12 +195,17 @@ class CompressHandler(FilesystemHandler):
     async def post(self, _system):
         body = self.json_body()
         source, target = self.body_path(body), self.body_path(body, "targetPath", "target_path")
-        if (field(body, "compression") or "gzip") != "gzip":
-            raise InvalidInput("compression: only gzip archives are made here")
-        if field(body, "matchPattern", "match_pattern"):
-            raise InvalidInput("matchPattern is not supported here: compress a directory of the files instead")
+        check_compression(body)
         await self.files.compress(source, target, flag("dereference", body.get("dereference")))
         self.no_content()
+
+
+def check_compression(body: dict) -> None:
+    """What compress makes here: gzip archives of whole files and directories."""
+    if (field(body, "compression") or "gzip") != "gzip":
+        raise InvalidInput("compression: only gzip archives are made here")
+    if field(body, "matchPattern", "match_pattern"):
+        raise InvalidInput("matchPattern is not supported here: compress a directory of the files instead")
 
 
 class ExtractHandler(FilesystemHandler):
@@ -208,9 +213,9 @@ class ExtractHandler(FilesystemHandler):
         body = self.json_body()
         source, target = self.body_path(body), self.body_path(body, "targetPath", "target_path")
         compression = field(body, "compression") or "gzip"
-        if compression not in _EXTRACT_AS:
-            raise InvalidInput(f"compression must be one of {', '.join(_EXTRACT_AS)}, not {compression!a}")
-        await self.files.extract(source, target, _EXTRACT_AS[compression])
+        if compression not in EXTRACT_AS:
+            raise InvalidInput(f"compression must be one of {', '.join(EXTRACT_AS)}, not {compression!a}")
+        await self.files.extract(source, target, EXTRACT_AS[compression])
         self.no_content()
 
 
