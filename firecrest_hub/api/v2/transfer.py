@@ -70,8 +70,11 @@ class InternalTransferHandler(TransferHandler):
     operation = ""
     status = 201
 
-    async def submit(self, command: FileCommand, account: str | None) -> None:
+    async def submit(self, command: FileCommand, source: str, account: str | None) -> None:
+        """Submit the transfer job of `command` once its paths lead inside the filesystems and its
+        `source` is there for the caller: a missing or forbidden one is a 404 or 403, not a failed job."""
         await self.files.resolver.check_command(command)
+        await self.files.stat(source)
         transfer = Transfer(self.operation, command, account=account)
         job_tasks = self.service.job_tasks
         # v2 answers with the job: wait for the submission as long as sbatch may take.
@@ -103,7 +106,8 @@ class BodyTransferHandler(InternalTransferHandler):
 
     async def post(self, _system):
         body = self.json_body()
-        await self.submit(self.command(body), self.account(body))
+        command = self.command(body)
+        await self.submit(command, command.source, self.account(body))
 
 
 class CopyHandler(BodyTransferHandler):
@@ -148,7 +152,7 @@ class RemoveHandler(InternalTransferHandler):
 
     async def delete(self, _system):
         path = self.paths.check_removable(self.query("path", required=True), "path")
-        await self.submit(RemoveTree(path), self.account(None))
+        await self.submit(RemoveTree(path), path, self.account(None))
 
 
 def transfer_method(body: dict) -> dict:
