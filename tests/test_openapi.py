@@ -15,6 +15,7 @@ import pytest
 import requests
 import yaml
 from openapi_spec_validator import validate
+from tornado.httpclient import AsyncHTTPClient
 from tornado.web import Application, RequestHandler
 
 from conftest import API_URL, ROOT
@@ -123,11 +124,12 @@ def test_exactly_the_public_handlers_are_public_in_the_spec():
             assert public == issubclass(handler, PublicHandler), f"{method.upper()} {path}"
 
 
-def test_operations_are_complete():
-    resolve = PageModel(SPEC).resolve
-    declared_tags = {tag["name"] for tag in SPEC["tags"]}
+@pytest.mark.parametrize("spec", [SPEC, v2_docs.SPEC], ids=["v1", "v2"])
+def test_operations_are_complete(spec):
+    resolve = PageModel(spec).resolve
+    declared_tags = {tag["name"] for tag in spec["tags"]}
     ids = []
-    for path, item in SPEC["paths"].items():
+    for path, item in spec["paths"].items():
         for method in set(item) & set(METHODS):
             operation = item[method]
             ids.append(operation["operationId"])
@@ -150,11 +152,17 @@ def test_the_spec_ships_with_the_package():
     assert "api/openapi.yaml" in pyproject["tool"]["setuptools"]["package-data"]["firecrest_hub"]
 
 
-def test_the_docs_page_shows_every_operation_and_loads_nothing_from_outside():
-    page = docs_page(PREFIX)
-    for section in PageModel(SPEC).sections():
-        for operation in section["operations"]:
-            assert f'id="{operation["id"]}"' in page
+# v1's page and v2's: the spec and its page, as served below the API's prefix.
+DOCS_PAGES = {"v1": (SPEC, lambda: docs_page(PREFIX)), "v2": (v2_docs.SPEC, lambda: v2_docs.docs_page(V2_PREFIX))}
+
+
+@pytest.mark.parametrize("version", DOCS_PAGES)
+def test_the_docs_page_shows_every_operation_once_and_loads_nothing_from_outside(version):
+    spec, render = DOCS_PAGES[version]
+    page = render()
+    for path, item in spec["paths"].items():
+        for method in set(item) & set(METHODS):
+            assert page.count(f'id="{item[method]["operationId"]}"') == 1, f"{version}: {method.upper()} {path}"
     assert "<script" not in page
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page), "the page must not load external assets"
 
@@ -197,6 +205,18 @@ def test_the_v2_spec_names_the_version_pyfirecrest_reads_and_ships():
     assert v2_docs.SPEC["info"]["version"] == v2_base.APP_VERSION
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "api/openapi-v2.yaml" in pyproject["tool"]["setuptools"]["package-data"]["firecrest_hub"]
+
+
+async def test_the_v2_docs_page_is_public_self_contained_and_links_the_v2_spec(api):
+    url = api.url.replace("/api/v1", "/api/v2")
+    response = await AsyncHTTPClient().fetch(f"{url}/docs", raise_error=False)
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["F7T-AppVersion"] == v2_base.APP_VERSION
+    assert f'href="{V2_PREFIX}/openapi.yaml"' in response.body.decode()
+    spec = await AsyncHTTPClient().fetch(f"{url}/openapi.yaml", raise_error=False)
+    assert spec.code == 200 and yaml.safe_load(spec.body)["paths"] == v2_docs.SPEC["paths"]
 
 
 @pytest.mark.cluster

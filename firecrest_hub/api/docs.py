@@ -1,4 +1,5 @@
-"""The API's own description: the OpenAPI 3 spec (openapi.yaml beside this module) and a page made from it.
+"""The API's own description: the OpenAPI 3 spec (openapi.yaml beside this module) and a page made from it
+(render_page and send_page make v2's page too, from its own spec).
 
 Both are public, no token needed: they describe what the API offers and hold nothing of any user, and
 people and tools (code generators, the portal) read them before they have a token. Every other endpoint
@@ -16,6 +17,7 @@ import jinja2
 import yaml
 from jupyterhub.utils import url_path_join
 from markupsafe import Markup, escape
+from tornado.web import RequestHandler
 
 from ..assets import asset_dir
 from .base import APIHandler
@@ -183,11 +185,26 @@ def spec_document(api_url: str) -> str:
     return yaml.dump(spec, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=110)
 
 
-@functools.cache
-def docs_page(api_url: str) -> str:
-    return _PAGE.render(info=SPEC["info"], api_url=api_url, sections=PageModel(SPEC).sections(),
+def render_page(spec: dict, api_url: str) -> str:
+    """The page of `spec`, an API's below `api_url`, which serves the spec as `openapi.yaml` (v1's and v2's)."""
+    return _PAGE.render(info=spec["info"], api_url=api_url, sections=PageModel(spec).sections(),
                         spec_url=url_path_join(api_url, "openapi.yaml"), stylesheet=Markup(_CSS),
                         prose=prose, inline=inline)
+
+
+def send_page(handler: RequestHandler, page: str) -> None:
+    """Answer with a page of render_page()."""
+    # Nothing to load from anywhere: inline styles only, no scripts, no forms, no framing.
+    handler.set_header("Content-Security-Policy",
+                       "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+                       "frame-ancestors 'none'")
+    handler.set_header("Content-Type", "text/html; charset=utf-8")
+    handler.finish(page)
+
+
+@functools.cache
+def docs_page(api_url: str) -> str:
+    return render_page(SPEC, api_url)
 
 
 class PublicHandler(APIHandler):
@@ -209,12 +226,7 @@ class SpecHandler(PublicHandler):
 
 class DocsHandler(PublicHandler):
     def get(self):
-        # Nothing to load from anywhere: inline styles only, no scripts, no forms, no framing.
-        self.set_header("Content-Security-Policy",
-                        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
-                        "frame-ancestors 'none'")
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(docs_page(self.api_url))
+        send_page(self, docs_page(self.api_url))
 
 
 routes = [
