@@ -126,6 +126,7 @@ class FirecrestService(Application):
             (url_path_join(api_prefix, ".*"), api.UnknownPathHandler),
             (url_path_join(v2_prefix, ".*"), api_v2.UnknownPathHandler),
             (url_path_join(self.base_url, "oauth_callback"), api.OAuthCallbackHandler),
+            (url_path_join(self.base_url, "oauth2/token"), api.TokenHandler),
         ] + portal.routes(self.base_url) + [portal.unknown_page_route(self.base_url)]
 
     async def serve(self) -> None:

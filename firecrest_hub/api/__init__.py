@@ -2,6 +2,7 @@
 
 from . import compute, docs, reservations, status, storage_external, storage_internal, tasks, utilities
 from .base import APIError, APIHandler, HubUserHandler, OAuthCallbackHandler
+from .token import TokenHandler
 
 AREAS = [status, tasks, utilities, compute, storage_internal, storage_external, reservations, docs]
 
