@@ -14,7 +14,8 @@ from tornado.httpclient import AsyncHTTPClient
 from firecrest_hub.api.v2 import routes as v2_routes
 from firecrest_hub.api.v2.base import APP_VERSION, V2Handler, V2PublicHandler
 from firecrest_hub.api.v2.times import duration_seconds, epoch_seconds
-from firecrest_hub.errors import ClusterUnreachable, CommandTimeout, OutputTooLarge
+from firecrest_hub.api.v2.transfer import completed_parts, completion_signature
+from firecrest_hub.errors import ClusterUnreachable, CommandTimeout, InvalidInput, OutputTooLarge
 
 FILE = "/home/alice/data.txt"
 
@@ -299,3 +300,35 @@ def test_slurm_times_become_v2_integers():
         [5, 3723, 176400, 600, None, None]
     assert epoch_seconds("Unknown") is None and epoch_seconds("N/A") is None
     assert isinstance(epoch_seconds("2024-05-01T12:00:00"), int)
+
+
+# -- the completion of a v2 upload ------------------------------------------------------------------------
+
+
+def test_a_completion_reads_s3s_xml_with_or_without_its_namespace():
+    namespaced = (b'<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><PartNumber>2'
+                  b'</PartNumber><ETag>"b"</ETag></Part><Part><PartNumber>1</PartNumber><ETag>"a"</ETag></Part>'
+                  b'</CompleteMultipartUpload>')
+    assert completed_parts(namespaced) == {1: '"a"', 2: '"b"'}
+    assert completed_parts(b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>"
+                           b"</CompleteMultipartUpload>") == {1: "a"}
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"not xml", b"<CompleteMultipartUpload/>",
+    b"<C><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></C>",
+    b"<C><Part><PartNumber>1</PartNumber></Part></C>",
+    b"<C><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part><Part><PartNumber>1</PartNumber><ETag>b</ETag></Part></C>",
+    b'<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><C><Part><PartNumber>1</PartNumber><ETag>&b;</ETag>'
+    b"</Part></C>",
+])
+def test_a_completion_that_is_not_s3s_is_refused(body):
+    with pytest.raises(InvalidInput):
+        completed_parts(body)
+
+
+def test_a_completion_signature_is_bound_to_its_user_and_upload():
+    signature = completion_signature("key", "alice", "t1")
+    assert signature == completion_signature("key", "alice", "t1")
+    assert len({signature, completion_signature("key", "bob", "t1"), completion_signature("key", "alice", "t2"),
+                completion_signature("other", "alice", "t1")}) == 4

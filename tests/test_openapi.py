@@ -163,6 +163,7 @@ def test_the_docs_page_shows_every_operation_once_and_loads_nothing_from_outside
     for path, item in spec["paths"].items():
         for method in set(item) & set(METHODS):
             assert page.count(f'id="{item[method]["operationId"]}"') == 1, f"{version}: {method.upper()} {path}"
+    assert f"(FirecREST {version} compatible)" in page
     assert "<script" not in page
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page), "the page must not load external assets"
 

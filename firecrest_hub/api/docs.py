@@ -185,9 +185,11 @@ def spec_document(api_url: str) -> str:
     return yaml.dump(spec, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=110)
 
 
-def render_page(spec: dict, api_url: str) -> str:
-    """The page of `spec`, an API's below `api_url`, which serves the spec as `openapi.yaml` (v1's and v2's)."""
+def render_page(spec: dict, api_url: str, compatible_with: str) -> str:
+    """The page of `spec`, an API's below `api_url`, which serves the spec as `openapi.yaml` (v1's and v2's);
+    `compatible_with` names the FirecREST API it follows ("v1", "v2")."""
     return _PAGE.render(info=spec["info"], api_url=api_url, sections=PageModel(spec).sections(),
+                        compatible_with=compatible_with,
                         spec_url=url_path_join(api_url, "openapi.yaml"), stylesheet=Markup(_CSS),
                         prose=prose, inline=inline)
 
@@ -204,7 +206,7 @@ def send_page(handler: RequestHandler, page: str) -> None:
 
 @functools.cache
 def docs_page(api_url: str) -> str:
-    return render_page(SPEC, api_url)
+    return render_page(SPEC, api_url, "v1")
 
 
 class PublicHandler(APIHandler):

@@ -24,7 +24,7 @@ def served_spec(api_url: str) -> dict:
 
 @functools.cache
 def docs_page(api_url: str) -> str:
-    return render_page(SPEC, api_url)
+    return render_page(SPEC, api_url, "v2")
 
 
 class DocsPublicHandler(V2PublicHandler):

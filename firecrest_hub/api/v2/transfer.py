@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 from jupyterhub.utils import url_path_join
 
-from ...errors import CommandTimeout, InvalidInput, SubmissionRejected
+from ...errors import CommandTimeout, InvalidInput, IsADirectory, SubmissionRejected
 from ...filesystem.commands import Compress, Copy, Extract, FileCommand, Move, RemoveTree
 from ...jobs import TRANSFER
 from ...jobs.submission import submission_directory
@@ -176,7 +176,9 @@ class UploadHandler(TransferHandler):
             raise InvalidInput("transferDirectives.fileSize is required: the size of the file in bytes")
         size = whole_number("fileSize (bytes, up to 5 TiB)", str(size), 0, MAX_OBJECT_SIZE)
         path = self.body_path(body)
-        target = await files.upload_target(self.files.session, self.paths, path, posixpath.basename(path))
+        if await files.upload_target(self.files.session, self.paths, path, posixpath.basename(path)) != path:
+            raise IsADirectory(f"{path!a} is a directory: name the file to write")
+        target = path
         account = self.account(body)
         logs = await self.logs()
         staging = self.service.staging
@@ -227,6 +229,8 @@ class UploadCompletionHandler(V2PublicHandler):
 
 def completed_parts(body: bytes) -> dict[int, str]:
     """part number -> ETag, from S3's CompleteMultipartUpload XML (with or without its namespace)."""
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise InvalidInput("the completion must not declare a document type or entities")
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
