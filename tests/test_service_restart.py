@@ -1,5 +1,5 @@
 """Submissions and internal transfers survive a restart of the service: never stuck in progress, never
-submitted twice.
+submitted twice; so does a v2 staged upload whose client goes on uploading meanwhile.
 
 End to end: three tasks are started (an uploaded script, a script on the system, an internal copy) and
 the service process is killed the moment their 201s have arrived, gracefully (SIGTERM, as the hub stops
@@ -14,6 +14,7 @@ In process: the resume handler's three cases, each made to happen for sure: sbat
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import signal
 import subprocess
@@ -25,10 +26,11 @@ from types import SimpleNamespace
 import pytest
 import pytest_asyncio
 import requests
+from firecrest.v2 import Firecrest
 from traitlets.config import Config
 
 from compute_support import MACHINE, call, created, exists, finished_task, marked_jobs, read
-from conftest import API_URL, ROOT, async_wait_for
+from conftest import API_URL, HUB_URL, ROOT, HubToken, async_wait_for
 from firecrest_hub.access import Access
 from firecrest_hub.compute import JobRequest
 from firecrest_hub.compute.slurm_commands import SubmitBatchJob
@@ -158,3 +160,38 @@ async def test_resume_after_sbatch_without_a_job_fails_clearly(job_tasks, alice,
     with pytest.raises(SubmissionRejected, match="restarted while submitting .* not submitted; submit it again"):
         await job_tasks._resume_submit(handle)
     assert await marked_jobs(alice, handle.id) == []
+
+
+# ---- a v2 staged upload in flight ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["graceful", "crash"])
+async def test_a_v2_upload_goes_on_across_a_restart(alice_token, alice, work, signum, tmp_path):
+    """The client uploads one part, the service goes away and comes back, the client uploads the rest and
+    completes: the job that fetches the parts is picked up again, and the file arrives whole."""
+    client = Firecrest(firecrest_url=f"{HUB_URL}/services/firecrest/api/v2", authorization=HubToken(alice_token))
+    local = tmp_path / "parts.bin"
+    local.write_bytes(os.urandom(20 * 1024 * 1024 + 5))
+    upload = client.upload(MACHINE, str(local), work, "parts.bin", blocking=False)
+    directives = upload.transfer_data["transferDirectives"]
+    part_size, urls = directives["maxPartSize"], directives["partsUploadUrls"]
+    assert len(urls) == 3
+
+    def put(index: int) -> str:
+        data = local.read_bytes()[index * part_size:(index + 1) * part_size]
+        response = requests.put(urls[index], data=data, timeout=60)
+        response.raise_for_status()
+        return response.headers["ETag"]
+
+    etags = [put(0)]
+    pid = service_pid()
+    os.kill(pid, signum)
+    etags += [put(1), put(2)]
+    await restarted(pid)
+    parts = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>" for n, etag in enumerate(etags, 1))
+    completed = requests.post(directives["completeUploadUrl"], timeout=30,
+                              data=f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>")
+    assert completed.status_code == 200, completed.text
+    upload.wait_for_transfer_job(timeout=180)
+    digest = (await alice.run(["sha256sum", "--", f"{work}/parts.bin"])).stdout.split()[0]
+    assert digest == hashlib.sha256(local.read_bytes()).hexdigest()
