@@ -20,7 +20,7 @@ from firecrest_hub.remote import CommandResult
 from firecrest_hub.staging import ObjectStore, Staging, plan_parts
 from firecrest_hub.staging.batch import job_files, transfer_script
 from firecrest_hub.staging.commands import (
-    CurlLimits, FetchObject, FetchPieces, PushFile, PushParts, TransferFailed, config_value,
+    CurlLimits, FetchObject, FetchPieces, Niced, PushFile, PushParts, TransferFailed, config_value,
 )
 from firecrest_hub.staging.objectstore import MAX_PARTS, MiB
 from firecrest_hub.transfers import Rsync, Transfer
@@ -406,3 +406,12 @@ def test_client_file_name(source, name):
 def test_client_file_name_refuses(source):
     with pytest.raises(InvalidInput):
         client_file_name(source)
+
+
+def test_a_niced_command_is_the_command_at_a_lower_priority():
+    fetch = FetchPieces("/home/alice/f", [(0, 5, URL)], CurlLimits(), ranged=False, wait=3, timeout=7)
+    niced = Niced(fetch, 19)
+    assert niced.argv() == ["nice", "-n", "19", *fetch.argv()]
+    assert niced.stdin() == fetch.stdin() and niced.timeout == 7
+    assert Niced(fetch, 0).argv() == fetch.argv()
+    assert subprocess.run(["nice", "-n", "19", "true"]).returncode == 0

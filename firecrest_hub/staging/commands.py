@@ -168,6 +168,26 @@ class PushParts(RemoteCommand):
     parse = CurlTransfer.parse
 
 
+class Niced(RemoteCommand):
+    """`command` at a lower CPU priority (`nice`): a transfer then takes what the CPU of a shared login
+    node has left, instead of slowing its interactive users (and, on a small one, the client's upload
+    that the transfer fetches from)."""
+
+    def __init__(self, command: RemoteCommand, niceness: int):
+        self.command, self.niceness = command, niceness
+        self.timeout = command.timeout
+
+    def argv(self) -> list[str]:
+        argv = self.command.argv()
+        return ["nice", "-n", str(self.niceness), *argv] if self.niceness else argv
+
+    def stdin(self):
+        return self.command.stdin()
+
+    def parse(self, result: CommandResult):
+        return self.command.parse(result)
+
+
 class Sha256(Checksum):
     """sha256sum of a staged file, with a time limit fit for its size."""
 

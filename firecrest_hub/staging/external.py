@@ -99,6 +99,15 @@ class Staging(Configurable):
         fails (transfers on the system fail at once when the store goes away).""",
     ).tag(config=True)
 
+    niceness = Integer(
+        19,
+        min=0,
+        max=19,
+        help="""The CPU priority (nice) the transfers on the systems run at: 19, the lowest, lets them take
+        what the login node's CPU has left, so that they do not slow its interactive users; 0 runs them
+        like any other command.""",
+    ).tag(config=True)
+
     sweep_interval = Float(
         60,
         min=0,
@@ -114,7 +123,8 @@ class Staging(Configurable):
             job_threshold=self.job_threshold, parallel_streams=self.parallel_streams,
             poll_backoff=self.poll_backoff, max_poll_interval=self.max_poll_interval,
             progress_interval=self.progress_interval, min_transfer_rate=self.min_transfer_rate,
-            stall_timeout=self.stall_timeout, outage_grace=self.outage_grace, min_part_size=objects.part_size)
+            stall_timeout=self.stall_timeout, outage_grace=self.outage_grace, niceness=self.niceness,
+            min_part_size=objects.part_size)
         runner = SystemRunner(self.settings, access)
         self.uploads = Uploads(self.settings, objects, runner, tasks.store)
         self.downloads = Downloads(self.settings, objects, runner)

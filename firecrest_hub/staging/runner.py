@@ -16,6 +16,7 @@ from ..access import Access
 from ..remote import RemoteCommand, RemoteSession
 from ..tasks import TaskHandle
 from .batch import JobLogs, Progress, TransferJob
+from .commands import Niced
 from .transfer import TransferSettings
 
 
@@ -62,7 +63,7 @@ class SystemRunner:
                              logs: JobLogs, account: str | None) -> dict:
         """Submit the commands as a job that a client watches (writing `logs`), charged to `account`; the
         params that make the task's run pick it up."""
-        job = await TransferJob.submit(self.access.scheduler, session, commands, time_limit, logs, account)
+        job = await TransferJob.submit(self.access.scheduler, session, self._niced(commands), time_limit, logs, account)
         return {"jobid": job.jobid, "job_token": job.token, "job_logs": {"output": logs.output, "error": logs.error}}
 
     async def run(self, handle: TaskHandle, session: RemoteSession, commands: list[RemoteCommand], size: int,
@@ -71,6 +72,7 @@ class SystemRunner:
         (picking up the job of a previous run, or one a client watches), else over SSH. A job's time
         limit is `time_limit`, by default the transfer time of `size` bytes."""
         settings = self.settings
+        commands = self._niced(commands)
         job = self._picked_up_job(handle, session, commands[0])
         if job is None:
             if not (session.system.transfer_partition and size >= settings.job_threshold):
@@ -109,6 +111,9 @@ class SystemRunner:
         else:
             await job.cancel(failure or "stopped")
         await job.remove_files()
+
+    def _niced(self, commands: list[RemoteCommand]) -> list[RemoteCommand]:
+        return [Niced(command, self.settings.niceness) for command in commands]
 
     def _picked_up_job(self, handle: TaskHandle, session: RemoteSession, command) -> TransferJob | None:
         params = handle.params

@@ -34,6 +34,7 @@ class TransferSettings:
     min_transfer_rate: int
     stall_timeout: int
     outage_grace: float
+    niceness: int
     min_part_size: int
 
     def transfer_time(self, size: int) -> float:
