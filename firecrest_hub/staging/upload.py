@@ -17,6 +17,10 @@ or 115 with the reason.
 An upload in parts is fetched while it happens: from 111 on, the system takes each part as soon as it
 is in the store, so the file is on the system moments after the client's last part, not one whole
 download later. `bytes_done` then counts the bytes already on the system.
+
+A client that watches the transfer as a job of its own (v2's `transferJob`) gets that job before the
+task starts (`submit_watched`): the task then picks it up as after a restart, and the job, once it has
+fetched the parts, waits for the task's outcome, which ends it (TransferKind.run, runner.confirm).
 """
 
 from __future__ import annotations
