@@ -188,7 +188,7 @@ async def test_checksum_and_head_answer_in_v2s_models(api):
     api.replay.files.add_file(FILE, b"one\ntwo\n")
     api.replay.answer(["sha256sum"], stdout="abc  /home/alice/data.txt\n")
     response = await fetch(api, "GET", "filesystem/cluster/ops/checksum", params={"path": FILE})
-    assert json.loads(response.body) == {"output": {"algorithm": "SHA-256", "checksum": "abc"}}
+    assert json.loads(response.body) == {"output": {"algorithm": "SHA256", "checksum": "abc"}}
     assert response.headers["F7T-AuthUsername"] == "alice"
     api.replay.answer(["head"], stdout="one\n")
     response = await fetch(api, "GET", "filesystem/cluster/ops/head",

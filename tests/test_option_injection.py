@@ -91,6 +91,7 @@ FACTORIES = {
                                     staging.FetchPieces(v, [(0, 1, URL)], LIMITS, ranged=False, wait=5)],
     staging.AllocatedBytes: lambda v: staging.AllocatedBytes(v),
     staging.PushParts: lambda v: staging.PushParts(v, [(1, 0, 1, URL)], LIMITS),
+    staging.Niced: lambda v: staging.Niced(staging.PushFile(URL, v, LIMITS), 19),
     staging.Sha256: lambda v: staging.Sha256(v, 60),
     # Every user value of the reservation commands is refused when hostile (REFUSED below); built with
     # good values, their argv is still checked.

@@ -83,7 +83,7 @@ async def test_head_tail_view_checksum_file_stat(client, work, alice):
     assert client.tail(MACHINE, path, num_lines=1)["content"] == "three\n"
     assert client.tail(MACHINE, path, num_lines=2, exclude_beginning=True)["content"] == "two\nthree\n"
     assert client.view(MACHINE, path) == "one\ntwo\nthree\n"
-    assert client.checksum(MACHINE, path) == {"algorithm": "SHA-256",
+    assert client.checksum(MACHINE, path) == {"algorithm": "SHA256",
                                               "checksum": hashlib.sha256(b"one\ntwo\nthree\n").hexdigest()}
     assert client.file_type(MACHINE, path) == "ASCII text"
     stat = client.stat(MACHINE, path)

@@ -89,11 +89,8 @@ def make_computer(args: argparse.Namespace):
         temp_directory=args.temp_directory,
         billing_account=args.billing_account,
         max_io_allowed=8,
-        # aiida-firecrest's default. With True every upload and download is checked against the checksum
-        # endpoint, and aiida-firecrest 1.0.0 accepts only an algorithm named "sha256" (case-insensitive, as
-        # FirecREST v2 answers: "SHA256"), while this service answers {"algorithm": "SHA-256", ...}: every
-        # transfer then fails with "Unsupported checksum algorithm on remote: SHA-256".
-        checksum_check=False,
+        # Every upload and download is checked against the file's checksum on the system (ops/checksum).
+        checksum_check=True,
     )
     # The scheduler is asked about the job every second (the default is every 10 s): a short job, a short test.
     computer.set_minimum_job_poll_interval(1)

@@ -114,7 +114,7 @@ class ViewHandler(FilesystemHandler):
 
 class ChecksumHandler(FilesystemHandler):
     async def get(self, _system):
-        self.output({"algorithm": "SHA-256", "checksum": await self.files.checksum(self.query_path())})
+        self.output({"algorithm": "SHA256", "checksum": await self.files.checksum(self.query_path())})
 
 
 class FileTypeHandler(FilesystemHandler):
