@@ -26,7 +26,7 @@ from firecrest_hub.remote import ConnectionPool
 API_V2 = API.removesuffix("/v1") + "/v2"
 LS = "utilities/ls?targetPath=/home/alice"
 LS_V2 = "filesystem/cluster/ops/ls?path=/home/alice"
-SCRIPT = "#!/bin/bash\n#SBATCH --time=1\ntrue\n"
+SCRIPT = "#!/bin/bash\n#SBATCH --time=1\n#SBATCH --output=/dev/null\ntrue\n"
 
 
 async def warm_connection() -> asyncssh.SSHClientConnection:
