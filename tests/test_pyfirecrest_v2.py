@@ -1,7 +1,6 @@
 """The unmodified pyfirecrest v2 clients (`firecrest.v2.Firecrest` and `AsyncFirecrest`) against the v2 API of
-the demo: every synchronous function, each result checked on the cluster (files read back over SSH as
-alice, jobs seen in Slurm). Transfers (cp, mv, large upload/download, transfer rm) come with the transfer
-endpoints."""
+the demo: every public function of both, each result checked on the cluster (files read back over SSH as
+alice, jobs seen in Slurm). The transfers are in test_pyfirecrest_v2_transfers.py."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import pytest
 from firecrest.FirecrestException import FirecrestException
 from firecrest.v2 import AsyncFirecrest, Firecrest
 
-from conftest import HUB_URL, HubToken, wait_for
+from conftest import HUB_URL, HubToken, async_wait_for, wait_for
 from test_pyfirecrest_utilities import on_disk, work  # noqa: F401 (work is a fixture)
 
 pytestmark = pytest.mark.cluster
@@ -209,3 +208,39 @@ async def test_the_async_client_does_the_same(async_client, work, alice, tmp_pat
     done = await async_client.wait_for_job(MACHINE, job["jobId"], timeout=120)
     assert done[0]["status"]["state"] == "COMPLETED", time.monotonic() - started
     assert (await async_client.job_metadata(MACHINE, job["jobId"]))[0]["jobId"] == job["jobId"]
+
+
+async def test_the_async_client_covers_the_rest(async_client, work, alice):
+    """The async client's other public functions, each checked like its sync twin above."""
+    (system,) = await async_client.systems()
+    assert system["name"] == MACHINE
+    assert await async_client.nodes(MACHINE) and await async_client.partitions(MACHINE)
+    assert isinstance(await async_client.reservations(MACHINE), list)
+    path = f"{work}/f.txt"
+    assert (await async_client.tail(MACHINE, path, num_lines=1))["content"] == "three\n"
+    assert await async_client.view(MACHINE, path) == "one\ntwo\nthree\n"
+    assert (await async_client.checksum(MACHINE, path))["checksum"] == \
+        hashlib.sha256(b"one\ntwo\nthree\n").hexdigest()
+    assert await async_client.file_type(MACHINE, path) == "ASCII text"
+    assert (await async_client.stat(MACHINE, path))["size"] == 14
+    assert (await async_client.chmod(MACHINE, path, "640"))["permissions"] == "rw-r-----"
+    assert (await async_client.chown(MACHINE, path, "alice", "alice"))["user"] == "alice"
+    await async_client.symlink(MACHINE, path, f"{work}/ln")
+    assert (await on_disk(alice, "readlink", "--", f"{work}/ln")).strip() == path
+    await async_client.compress(MACHINE, f"{work}/d", f"{work}/d.tar.gz")
+    await async_client.mkdir(MACHINE, f"{work}/out")
+    await async_client.extract(MACHINE, f"{work}/d.tar.gz", f"{work}/out")
+    await on_disk(alice, "test", "-d", f"{work}/out/d")
+    job = await async_client.submit(MACHINE, working_dir=work, script_str="#!/bin/bash\nsleep 120\n")
+    jobid = job["jobId"]
+    assert [entry["jobId"] for entry in await async_client.job_info(MACHINE, jobid)] == [jobid]
+
+    async def running():
+        return (await async_client.job_info(MACHINE, jobid))[0]["status"]["state"] == "RUNNING"
+
+    await async_wait_for(running, 60, interval=0.5, what="the job to run")
+    await async_client.attach_to_job(MACHINE, jobid, f"echo attached > {work}/attached.txt")
+    assert (await on_disk(alice, "cat", "--", f"{work}/attached.txt")).strip() == "attached"
+    await async_client.cancel_job(MACHINE, jobid)
+    done = await async_client.wait_for_job(MACHINE, jobid, timeout=60)
+    assert done[0]["status"]["state"] == "CANCELLED"
