@@ -81,7 +81,7 @@ async def test_a_bad_request_is_refused_and_submits_nothing(alice_token, work, a
     body = {key: value.format(work=work) if isinstance(value, str) else value for key, value in body.items()}
     error = assert_error(call(method, f"{TRANSFER}/{endpoint}", alice_token, json=body), status, message)
     assert error["errorType"] in ("validation", "error") and error["user"] == "alice"
-    assert await queued_jobs(alice) == before
+    assert not set(await queued_jobs(alice)) - set(before)  # no new job (earlier ones may have ended)
 
 
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
