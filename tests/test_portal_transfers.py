@@ -48,6 +48,23 @@ async def test_a_staged_upload_and_download_are_shown_to_completion(alice, folde
         visitor.assert_no_problems()
 
 
+async def test_an_internal_transfer_is_shown_with_what_it_does_to_its_end(alice, folder, alice_token):  # noqa: F811
+    assert (await alice.run(["bash", "-c", 'echo data > "$1"', "x", f"{folder}/a.txt"])).ok
+    async with chromium() as browser:
+        visitor = await log_in(browser, "alice")
+        transfers = await visitor.open("transfers", ready="#transfers table, #transfers p")
+        answer = requests.post(f"{API_URL}/storage/xfer-internal/cp",
+                               data={"sourcePath": f"{folder}/a.txt", "targetPath": f"{folder}/b.txt"},
+                               headers={"Authorization": f"token {alice_token}", "X-Machine-Name": "cluster"},
+                               timeout=30)
+        assert answer.status_code == 201, answer.text
+        row = await transfers.wait_for_selector(f'{task_row(answer.json()["task_id"])}[data-status="200"]',
+                                                timeout=60_000)
+        text = await row.inner_text()
+        assert f"cp {folder}/a.txt {folder}/b.txt" in text and "Transfer job" in text, text
+        visitor.assert_no_problems()
+
+
 async def test_bob_sees_none_of_alices_transfers(alice, folder, alice_token):  # noqa: F811
     assert (await alice.run(["bash", "-c", 'head -c 1000 /dev/urandom > "$1"', "x", f"{folder}/mine.dat"])).ok
     answer = requests.post(f"{API_URL}/storage/xfer-external/download", data={"sourcePath": f"{folder}/mine.dat"},

@@ -384,6 +384,10 @@ def test_a_failed_watched_transfer_job_does_not_wait(tmp_path):
     assert result.returncode == 4 and "never" not in result.stdout and time.monotonic() - started < 5
 
 
+def test_an_internal_transfer_says_what_it_does():
+    assert Transfer("rsync", Rsync("/home/alice/a b", "/home/alice/c")).summary() == "rsync /home/alice/a b /home/alice/c"
+
+
 def test_an_internal_transfer_job_is_one_quoted_command():
     transfer = Transfer("rsync", Rsync("/home/alice/a b", "/home/alice/$(c)"), stage_out_job="42")
     script = transfer.script()

@@ -45,7 +45,7 @@ class TransferHandler(UtilitiesHandler):
         )
         request = transfer.request(system.transfer_partition)
         task = await self.service.job_tasks.submit_script(self.username, await self.session(system), SCRIPT_NAME, request,
-                                                          kind=TRANSFER)
+                                                          kind=TRANSFER, summary=transfer.summary())
         self.write_json(task.creation_json(), 201)
 
 

@@ -105,15 +105,16 @@ class JobTasks(Configurable):
                                              params=params, wait=self.answer_wait if wait is None else wait)
 
     async def submit_script(self, user: str, session: RemoteSession, file_name: str, request: JobRequest, *,
-                            kind: str = SUBMIT, wait: float | None = None) -> Task:
-        """Submit `request.script` from a file of its own on the system (v1's upload)."""
+                            kind: str = SUBMIT, wait: float | None = None, summary: str | None = None) -> Task:
+        """Submit `request.script` from a file of its own on the system (v1's upload); `summary` says what
+        the job does, for its owner's lists (an internal transfer's operation and paths)."""
         script_path = await stage_script(session, self.script_directory, file_name, request.script.encode())
         staged = dataclasses.replace(request, script=None, script_path=script_path,
                                      workdir=posixpath.dirname(script_path))
-        return await self.submit_path(user, session, staged, kind=kind, wait=wait)
+        return await self.submit_path(user, session, staged, kind=kind, wait=wait, summary=summary)
 
     async def submit_path(self, user: str, session: RemoteSession, request: JobRequest, *,
-                          kind: str = SUBMIT, wait: float | None = None) -> Task:
+                          kind: str = SUBMIT, wait: float | None = None, summary: str | None = None) -> Task:
         """Submit the script at `request.script_path`, which must be on the system already; `kind` is
         SUBMIT or TRANSFER.
 
@@ -124,8 +125,10 @@ class JobTasks(Configurable):
         params = {name: value for name, value in dataclasses.asdict(request).items()
                   if value not in (None, {}) and name != "env"}
         work = functools.partial(self._submit, env=request.env)
-        return await self.start(user, session.system, kind, {"request": params, "env_names": sorted(request.env)},
-                                work=work, wait=wait)
+        task_params = {"request": params, "env_names": sorted(request.env)}
+        if summary is not None:
+            task_params["summary"] = summary
+        return await self.start(user, session.system, kind, task_params, work=work, wait=wait)
 
     # ---- submissions ---------------------------------------------------------------------------------
 

@@ -98,7 +98,9 @@ class TasksHandler(PortalDataHandler):
         tasks = [task for task in await self.service.tasks.store.tasks_of(self.username)
                  if task.kind not in QUERY_KINDS and (not kinds or task.kind in kinds)]
         tasks = sorted(tasks, key=lambda task: task.updated_at, reverse=True)[:limit]
-        self.write_json({"tasks": [dict(await present(task), kind=task.kind) for task in tasks]})
+        # An internal transfer's summary (operation and paths) is the owner's own request, shown in its row.
+        self.write_json({"tasks": [dict(await present(task), kind=task.kind, summary=task.params.get("summary"))
+                                   for task in tasks]})
 
 
 class JobHandler(PortalDataHandler):

@@ -70,6 +70,11 @@ class Transfer:
             directives.append(f"--dependency=afterok:{self.stage_out_job}")
         return transfer_script([self.command], directives, message=SUCCESS_MESSAGES[self.operation])
 
+    def summary(self) -> str:
+        """What the transfer does, for its owner's list of transfers: the operation and its paths."""
+        argv = self.command.argv()
+        return " ".join([self.operation, *argv[argv.index("--") + 1:]])
+
     def request(self, partition: str) -> JobRequest:
         """The job that runs the transfer on `partition`; JobRequest checks the name, time and account."""
         return JobRequest(script=self.script(), name=self.name or f"{self.operation}-job", account=self.account,

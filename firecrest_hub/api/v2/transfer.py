@@ -82,7 +82,7 @@ class InternalTransferHandler(TransferHandler):
         session = self.files.session
         task = await job_tasks.submit_script(self.username, session, SCRIPT_NAME,
                                              transfer.request(session.system.transfer_partition), kind=TRANSFER,
-                                             wait=wait)
+                                             wait=wait, summary=transfer.summary())
         result = await self.submitted(task, wait)
         working_directory = posixpath.dirname(result["job_file"])
         self.write_json(transfer_job(result["jobid"], session.system.name, working_directory,

@@ -21,7 +21,7 @@ function files(task) {
   if (task.kind === "xfer-external-download") return data.source || "";
   const link = el("a", { href: `${settings.base}jobs/${data.jobid}?system=${encodeURIComponent(task.system)}` },
     `job ${data.jobid}`);
-  return [link, " ", el("span", { class: "text-body-secondary" }, data.job_file_out || "")];
+  return [link, " ", el("span", { class: task.summary ? "" : "text-body-secondary" }, task.summary || data.job_file_out || "")];
 }
 
 function progress(task) {
@@ -62,7 +62,8 @@ function cells(task) {
 }
 
 function row(task) {
-  const node = el("tr", { class: "transfers-row", dataset: { task: task.task_id, kind: task.kind, status: task.status } }, cells(task));
+  const node = el("tr", { class: "transfers-row",
+    dataset: { task: task.task_id, kind: task.kind, status: task.status, summary: task.summary || "" } }, cells(task));
   rows.set(task.task_id, node);
   return node;
 }
@@ -94,8 +95,8 @@ let pending = null;
 subscribe((kind, task) => {
   if (kind !== "task") return;
   const node = rows.get(task.task_id);
-  if (node) {  // an event carries v1's task, without the kind: keep the row's
-    const updated = { ...task, kind: node.dataset.kind };
+  if (node) {  // an event carries v1's task, without the kind and summary: keep the row's
+    const updated = { ...task, kind: node.dataset.kind, summary: node.dataset.summary };
     node.dataset.status = task.status;
     replace(node, cells(updated));
     return;
