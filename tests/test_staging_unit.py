@@ -17,6 +17,7 @@ from traitlets import TraitError
 from firecrest_hub.api.storage_external import client_file_name
 from firecrest_hub.errors import InvalidInput
 from firecrest_hub.remote import CommandResult
+from firecrest_hub.filesystem.commands import Compress, Copy, Extract, Move, RemoveTree
 from firecrest_hub.staging import ObjectStore, Staging, plan_parts
 from firecrest_hub.staging.batch import job_files, transfer_script
 from firecrest_hub.staging.commands import (
@@ -384,8 +385,14 @@ def test_a_failed_watched_transfer_job_does_not_wait(tmp_path):
     assert result.returncode == 4 and "never" not in result.stdout and time.monotonic() - started < 5
 
 
-def test_an_internal_transfer_says_what_it_does():
-    assert Transfer("rsync", Rsync("/home/alice/a b", "/home/alice/c")).summary() == "rsync /home/alice/a b /home/alice/c"
+@pytest.mark.parametrize(("operation", "command", "summary"), [
+    ("rsync", Rsync("/home/alice/a b", "/home/alice/c"), "rsync /home/alice/a b /home/alice/c"),
+    ("cp", Copy("/a", "/b"), "cp /a /b"), ("mv", Move("/a", "/b"), "mv /a /b"), ("rm", RemoveTree("/a"), "rm /a"),
+    ("compress", Compress("/a", "/a.tgz", False), "compress /a /a.tgz"),
+    ("extract", Extract("/a.tgz", "/b", "auto"), "extract /a.tgz /b"),
+])
+def test_an_internal_transfer_says_what_it_does(operation, command, summary):
+    assert Transfer(operation, command).summary() == summary
 
 
 def test_an_internal_transfer_job_is_one_quoted_command():

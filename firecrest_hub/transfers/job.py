@@ -72,8 +72,8 @@ class Transfer:
 
     def summary(self) -> str:
         """What the transfer does, for its owner's list of transfers: the operation and its paths."""
-        argv = self.command.argv()
-        return " ".join([self.operation, *argv[argv.index("--") + 1:]])
+        paths = [getattr(self.command, name) for name in ("source", "path", "target") if hasattr(self.command, name)]
+        return " ".join([self.operation, *paths])
 
     def request(self, partition: str) -> JobRequest:
         """The job that runs the transfer on `partition`; JobRequest checks the name, time and account."""

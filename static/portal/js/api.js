@@ -21,7 +21,7 @@ function describe(status, body) {
 // request("utilities/ls", { system, params, form, method }) -> the parsed JSON answer of the REST API;
 // with { data: true }, of the portal's own read endpoints (portal/api/, firecrest_hub/portal/data.py).
 export async function request(path, { method = "GET", system, params, form, headers = {}, raw = false,
-  data = false } = {}) {
+  data = false, signal } = {}) {
   const url = new URL((data ? settings.data : settings.api) + path, window.location.origin);
   for (const [name, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null) url.searchParams.set(name, value);
@@ -33,8 +33,9 @@ export async function request(path, { method = "GET", system, params, form, head
   else if (form) body = new URLSearchParams(form);
   let response;
   try {
-    response = await fetch(url, { method, headers: sent, body, credentials: "same-origin" });
+    response = await fetch(url, { method, headers: sent, body, credentials: "same-origin", signal });
   } catch (error) {
+    if (error.name === "AbortError") throw error;  // the caller stopped it
     throw new ApiError(0, "The portal's service does not answer. Check your connection and try again.");
   }
   if (raw && response.ok) return response;

@@ -72,11 +72,11 @@ async function sendParts(item, file, system, taskId, multipart) {
     }
   };
   for (let first = 1; first <= multipart.part_count; first += PART_URLS_PER_REQUEST) {
-    const { parts } = await request(multipart.parts.replace(/^\//, ""), { system, headers,
+    const { parts } = await request(multipart.parts.replace(/^\//, ""), { system, headers, signal: item.signal,
       params: { first, count: PART_URLS_PER_REQUEST } });
     await inParallel(parts, settings.parallelParts, sendPart);
   }
-  await request(multipart.complete.replace(/^\//, ""), { method: "POST", system, headers });
+  await request(multipart.complete.replace(/^\//, ""), { method: "POST", system, headers, signal: item.signal });
 }
 
 async function sendForm(item, file, parameters) {
@@ -99,7 +99,8 @@ async function staged(item, file, system, directory) {
   let sending = null;
   const task = await waitForTask(taskId, (task) => {
     const data = task.data && typeof task.data === "object" ? task.data : {};
-    if (String(task.status) === URL_RECEIVED && !sending && data.msg) {
+    // Once cancelled, nothing more is asked of a task that is being invalidated.
+    if (String(task.status) === URL_RECEIVED && !sending && data.msg && !item.cancelled) {
       const msg = data.msg;
       sending = (msg.multipart ? sendParts(item, file, system, taskId, msg.multipart)
         : sendForm(item, file, msg.parameters)).then(
