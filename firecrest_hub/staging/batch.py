@@ -121,11 +121,8 @@ class TransferJob:
     async def confirm(self, failure: str | None, message: str) -> None:
         """Tell a job that a client watches how its transfer ended: `message` when `failure` is None."""
         line = f"ok {message}" if failure is None else f"failed: {failure}"
-        sftp = await self.session.sftp()
-        try:
-            async with sftp.open(confirmation_file(self.token), "w") as file:
-                await file.write(" ".join(line.split()) + "\n")
-        except (asyncssh.SFTPError, OSError) as error:
+        error = await self._write_line(confirmation_file(self.token), "w", line)
+        if error is not None:
             log.warning("could not confirm transfer job %s (it ends at its time limit): %s", self.jobid, error)
 
     async def wait(self, progress: Progress, interval: float) -> None:
@@ -189,10 +186,7 @@ class TransferJob:
         """Cancel the job and remove its files (a job that already ended is no error); a client watching
         it finds `reason` at the end of its error log."""
         if reason and self.logs is not None:
-            sftp = await self.session.sftp()
-            with contextlib.suppress(asyncssh.SFTPError, OSError):
-                async with sftp.open(self.logs.error, "a") as file:
-                    await file.write(f"{' '.join(reason.split())}\n")
+            await self._write_line(self.logs.error, "a", reason)
         try:
             await self.scheduler.cancel(self.session, self.jobid)
         except UnknownJob:
@@ -200,6 +194,16 @@ class TransferJob:
         except FirecrestError as error:
             log.warning("could not cancel transfer job %s: %s", self.jobid, error.description)
         await self.remove_files()
+
+    async def _write_line(self, name: str, mode: str, text: str) -> Exception | None:
+        """Write `text` as one line to the file `name` (opened with `mode`); what went wrong, if anything."""
+        sftp = await self.session.sftp()
+        try:
+            async with sftp.open(name, mode) as file:
+                await file.write(" ".join(text.split()) + "\n")
+        except (asyncssh.SFTPError, OSError) as error:
+            return error
+        return None
 
     async def remove_files(self) -> None:
         """Remove the job's own files, once its outcome is recorded (a resume reads them); a log a client

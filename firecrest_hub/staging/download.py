@@ -96,7 +96,6 @@ class Downloads(TransferKind):
         etags = {part.number: uploaded[part.number][1] for part in plan}
         await objects.complete_multipart(key, upload_id, etags)
 
-
     async def _push_command(self, params: dict, budget: float) -> PushFile:
         url = await self.objects.put_url(params["key"], lifetime=budget, size=params["size"])
         return PushFile(url, params["source"], self.settings.limits, timeout=budget)

@@ -79,8 +79,7 @@ class Uploads(TransferKind):
             time_limit = self.client_time(params["size"]) + self.settings.transfer_time(params["size"])
             return await self.runner.submit_watched(session, commands, time_limit, logs, account)
         except BaseException:
-            with contextlib.suppress(Exception):
-                await (await session.sftp()).remove(landing)
+            await _remove_quietly(session, landing)
             raise
 
     async def transfer(self, handle: TaskHandle):
@@ -333,9 +332,15 @@ class _Landing:
             await self.sftp.posix_rename(self.path, self.target)
 
     async def _remove(self) -> None:
-        with contextlib.suppress(Exception):
-            async with guarded(self.path, self.timeout):
-                await self.sftp.remove(self.path)
+        await _remove_quietly(self.session, self.path)
+
+
+async def _remove_quietly(session: RemoteSession, path: str) -> None:
+    """Remove a temporary file; one that cannot be removed stays (its name says what it was)."""
+    with contextlib.suppress(FirecrestError):
+        sftp = await session.sftp()
+        async with guarded(path, session.pool.command_timeout):
+            await sftp.remove(path)
 
 
 async def _empty_file(session: RemoteSession, path: str) -> None:
