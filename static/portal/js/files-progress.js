@@ -3,6 +3,9 @@
 import { el, formatBytes, replace } from "./dom.js";
 
 const list = document.getElementById("files-transfers");
+// Progress arrives many times a second per request; the page redraws it at most this often, so that the
+// browser spends its CPU on sending the bytes, not on drawing how many it sent.
+const REDRAW_EVERY_MS = 250;
 const section = document.getElementById("files-activity");
 
 export class Cancelled extends Error {
@@ -32,7 +35,20 @@ export class ProgressItem {
   get signal() { return this.aborter.signal; }
   get cancelled() { return this.aborter.signal.aborted; }
 
+  // The latest progress is drawn at once, then at most every REDRAW_EVERY_MS.
   show(done, total, words) {
+    this.latest = [done, total, words];
+    if (this.redraw) return;
+    this.draw();
+    this.redraw = setTimeout(() => {
+      this.redraw = null;
+      if (this.latest) this.draw();
+    }, REDRAW_EVERY_MS);
+  }
+
+  draw() {
+    const [done, total, words] = this.latest;
+    this.latest = null;
     const percent = total > 0 ? Math.min(100, Math.round((100 * done) / total)) : 0;
     this.bar.style.width = `${percent}%`;
     this.meter.setAttribute("aria-valuenow", String(percent));
@@ -41,10 +57,13 @@ export class ProgressItem {
 
   // A step without byte counts (waiting for the store's URLs, the system starting its side).
   step(words) {
+    this.latest = null;  // what was sent before this step is no longer news
     this.state.textContent = words;
   }
 
   finish(state, words, ...extra) {
+    clearTimeout(this.redraw);
+    this.latest = null;
     this.node.dataset.state = state;
     this.cancel?.remove();
     this.meter.classList.toggle("files-progress-ended", state !== "done");

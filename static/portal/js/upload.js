@@ -97,6 +97,7 @@ async function staged(item, file, system, directory) {
   item.signal.addEventListener("abort", invalidate);
   item.step("Asking the object store for upload links…");
   let sending = null;
+  let sent = false;
   const task = await waitForTask(taskId, (task) => {
     const data = task.data && typeof task.data === "object" ? task.data : {};
     // Once cancelled, nothing more is asked of a task that is being invalidated.
@@ -104,10 +105,11 @@ async function staged(item, file, system, directory) {
       const msg = data.msg;
       sending = (msg.multipart ? sendParts(item, file, system, taskId, msg.multipart)
         : sendForm(item, file, msg.parameters)).then(
-        () => item.step("Sent; the system is fetching the file…"),
+        () => { sent = true; item.step("Sent; the system is fetching the file…"); },
         (error) => { invalidate(); throw error; });
       sending.catch(() => {});  // awaited below, once the task has ended
-    } else if (sending && data.bytes_total && Number(task.status) > Number(URL_RECEIVED)) {
+    } else if (sent && data.bytes_total && Number(task.status) > Number(URL_RECEIVED)) {
+      // The system takes parts while the browser sends others; the bar shows the sending until it is done.
       item.show(Number(data.bytes_done) || 0, Number(data.bytes_total), "Moving onto the system");
     }
   });
