@@ -70,7 +70,8 @@ async def test_arguments_are_quoted_never_interpreted(alice):
     assert check.exit_status == 1
 
 
-async def test_timeout_stops_the_remote_command(alice):
+async def times_out_and_is_stopped(alice) -> None:
+    """A command past its timeout fails, and is stopped on the system: what it would do later never happens."""
     marker = f"/tmp/firecrest-timeout-{time.time_ns()}"
     with pytest.raises(CommandTimeout):
         await alice.run(["bash", "-c", f"sleep 5; touch {marker}"], timeout=1)
@@ -83,6 +84,10 @@ async def test_timeout_stops_the_remote_command(alice):
     # The shell that would touch the marker is gone, so it never will.
     await async_wait_for(stopped, 4, what="the timed-out command to be killed")
     assert (await alice.run(["test", "-e", marker])).exit_status == 1
+
+
+async def test_timeout_stops_the_remote_command(alice):
+    await times_out_and_is_stopped(alice)
 
 
 async def test_output_cap(alice):
