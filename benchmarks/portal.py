@@ -105,7 +105,8 @@ WATCH_UPLOAD = """() => {
 async def browser_upload(browser, folder: str, local: str) -> tuple[float, float]:
     """Seconds from choosing the file to its parts all in the object store, and to the file in place."""
     visitor = await log_in(browser, "alice")
-    page = await visitor.open(f"files?system=cluster&path={quote(folder)}", ready="#files-listing p, #files-listing table")
+    page = await visitor.open(f"files?system=cluster&path={quote(folder)}",
+                              ready="#files-listing:not([aria-busy]) :is(table, p)")
     await page.evaluate(WATCH_UPLOAD)
     await page.set_input_files("#files-picker", local)
     item = f'.files-transfer[data-name="{os.path.basename(local)}"]'

@@ -35,8 +35,12 @@ def files_url(path: str) -> str:
     return f"files?system={SYSTEM}&path={quote(path)}"
 
 
+# The folder's listing, its "empty" words or its error: the listing is no longer busy.
+LISTED = "#files-listing:not([aria-busy]) :is(table, p), #files-error .alert-danger"
+
+
 async def open_folder(visitor, path: str):
-    return await visitor.open(files_url(path), ready="#files-listing table, #files-listing p, #files-error .alert-danger")
+    return await visitor.open(files_url(path), ready=LISTED)
 
 
 def row(name: str) -> str:

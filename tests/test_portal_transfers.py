@@ -10,7 +10,7 @@ import pytest
 import requests
 from conftest import API_URL
 from portal_support import PORTAL_URL, chromium, log_in
-from test_portal_files import folder  # noqa: F401 (a fixture: a fresh private folder of alice's)
+from test_portal_files import LISTED, folder  # noqa: F401 (folder: a fixture, a fresh private folder of alice's)
 
 pytestmark = pytest.mark.cluster
 
@@ -29,7 +29,7 @@ async def test_a_staged_upload_and_download_are_shown_to_completion(alice, folde
         transfers = await visitor.open("transfers", ready="#transfers table, #transfers p")
         files = await transfers.context.new_page()
         await files.goto(f"{PORTAL_URL}files?system=cluster&path={quote(folder)}")
-        await files.wait_for_selector("#files-listing p, #files-listing table")
+        await files.wait_for_selector(LISTED)
         await files.set_input_files("#files-picker", str(large))
 
         # on the other page, without a reload: the upload appears and runs to 114 with all its bytes

@@ -140,6 +140,7 @@ async function load({ keepPage = false, note = null } = {}) {
   const previous = state.listing;
   showBreadcrumbs();
   errorBox.replaceChildren();
+  box.setAttribute("aria-busy", "true");  // until this folder's listing (or its error) is shown
   if (note) errorBox.append(el("div", { class: "alert alert-success py-2 my-2", role: "status" }, note));
   try {
     const { output } = await request("utilities/ls", { system, params: { targetPath: path, showhidden: true } });
@@ -159,6 +160,7 @@ async function load({ keepPage = false, note = null } = {}) {
     replace($("files-pager"));
     showError(errorBox, error);
   }
+  box.removeAttribute("aria-busy");
 }
 
 function go(system, path, { push = true } = {}) {
