@@ -26,6 +26,8 @@ from .shell import CommandShell, ShellBroken
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Seconds a command shell's process group is given to be killed before its connection is given up on.
+_KILL_TIME = 5
 # Errors that mean the connection is gone before our command started, so one retry is safe.
 _STALE = (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError,
           ConnectionResetError)
@@ -265,7 +267,7 @@ class ConnectionPool(Configurable):
                 entry.active += 1
                 try:
                     return await shell.run(argv, stdin, timeout, output_limit,
-                                           kill=lambda: self._in_background(self._kill_group(entry, shell.group)))
+                                           kill=lambda: self._kill_group(entry, shell.group))
                 except ShellBroken:
                     pass  # the command did not run: it takes a session of its own
                 finally:
@@ -323,11 +325,12 @@ class ConnectionPool(Configurable):
         entry.shells -= 1
 
     async def _kill_group(self, entry: _Entry, group: int) -> None:
-        """Stop a command shell's process group (the command that ran too long, and the shell)."""
-        with contextlib.suppress(Exception):
-            async with entry.channel() as connection:
-                process = await connection.create_process(to_shell(["kill", "-KILL", "--", f"-{group}"]))
-                await asyncio.wait_for(process.wait_closed(), self.connect_timeout)
+        """Stop a command shell's process group (the command that must stop, and the shell). On a channel
+        beside the budget: it must not wait behind the commands that hold it."""
+        with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+            async with asyncio.timeout(_KILL_TIME):
+                process = await entry.connection.create_process(to_shell(["kill", "-KILL", "--", f"-{group}"]))
+                await process.wait_closed()
 
     def _in_background(self, work) -> None:
         task = asyncio.ensure_future(work)

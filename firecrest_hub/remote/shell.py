@@ -13,6 +13,7 @@ another when it next needs one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 
 import asyncssh
@@ -56,7 +57,7 @@ class CommandShell:
 
     async def run(self, argv: list[str], stdin: str | bytes | None, timeout: float, output_limit: int,
                   kill) -> CommandResult:
-        """Run `argv` with `stdin`; `kill()` is called to stop the shell's process group when the command
+        """Run `argv` with `stdin`; `kill()` is awaited to stop the shell's process group when the command
         must be stopped. ShellBroken if the shell is gone before it took the command."""
         token = secrets.token_hex(16)
         command = to_shell(argv).encode()
@@ -74,7 +75,12 @@ class CommandShell:
                                                                 self._stderr_until(token))
         except BaseException as error:
             self.usable = False
-            kill()
+            # Stopped before anything else is asked of the system (a file removed, a job cancelled), so
+            # that the command does nothing more: the shell at once, in order on this connection, then
+            # its process group, the command among it.
+            with contextlib.suppress(asyncssh.Error, OSError):
+                self.process.send_signal("KILL")
+            await kill()
             self.process.close()
             if isinstance(error, TimeoutError):
                 raise CommandTimeout(f"{argv[0]} did not finish within {timeout:g} s and was stopped") from None
