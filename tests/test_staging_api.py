@@ -215,6 +215,21 @@ async def test_download_then_invalidate(alice_token, alice, work):
     assert requests.get(task["data"]["url"], timeout=30).status_code == 404
 
 
+async def test_a_new_transfers_first_look_shows_what_the_client_waits_for(alice_token, alice, work):
+    """v1 clients ask for the task at once and sleep a second when it is not there yet (pyfirecrest)."""
+    upload = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
+        "sourcePath": "/local/x", "targetPath": work, "size": str(40 * MiB)}))
+    assert task_of(alice_token, upload)["status"] == "111"
+    assert call(alice_token, "POST", "/storage/xfer-external/invalidate", machine=False,
+                headers={"X-Task-Id": upload}).status_code == 201
+    assert (await alice.run(["bash", "-c", 'head -c 100000 /dev/urandom > "$1"', "x", f"{work}/small"])).ok
+    download = started(call(alice_token, "POST", "/storage/xfer-external/download", data={
+        "sourcePath": f"{work}/small"}))
+    task = task_of(alice_token, download)
+    assert task["status"] == "117", task
+    assert len(requests.get(task["data"]["url"], timeout=30).content) == 100000
+
+
 async def test_invalidating_an_awaited_upload_fails_it(alice_token, alice, work, demo_config):
     task_id = started(call(alice_token, "POST", "/storage/xfer-external/upload", data={
         "sourcePath": "/local/x", "targetPath": work, "size": str(40 * MiB)}))

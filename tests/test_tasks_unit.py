@@ -225,6 +225,25 @@ async def test_a_start_with_a_wait_returns_after_the_wait_and_the_slow_task_goes
     assert (await final(store, task)).status == "200"
 
 
+async def test_a_start_with_a_wait_returns_once_its_task_reaches_an_awaited_status(store, make_runner):
+    runner = await make_runner()
+    release = asyncio.Event()
+
+    async def upload(handle):
+        await handle.progress(codes.UPLOAD_URL_WAITING)
+        await handle.progress(codes.UPLOAD_URL_RECEIVED, {"url": "for the client"})
+        await release.wait()  # the client's upload
+        return "uploaded"
+
+    started = time.monotonic()
+    task = await runner.start("alice", "storage", "cluster", upload, kind="upload", wait=5,
+                              until={codes.UPLOAD_URL_RECEIVED})
+    assert time.monotonic() - started < 1
+    assert (await store.get("alice", task.id)).status == codes.UPLOAD_URL_RECEIVED
+    release.set()
+    assert (await final(store, task)).status == "200"
+
+
 async def _status_is(store, task, status):
     return (await store.get(task.user, task.id)).status == status
 

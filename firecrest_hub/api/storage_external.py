@@ -54,9 +54,10 @@ class ExternalUploadHandler(UtilitiesHandler):
         source = self.argument("sourcePath")
         name = client_file_name(source)
         target = await files.upload_target(self.files.session, self.paths, self.path("targetPath"), name)
-        task = await self.service.staging.start_upload(
+        staging = self.service.staging
+        task = await staging.start_upload(
             self.username, system.name, source, target, size=self._size(), sha256=self._sha256(),
-            multipart_paths={"parts": PARTS_PATH, "complete": COMPLETE_PATH})
+            multipart_paths={"parts": PARTS_PATH, "complete": COMPLETE_PATH}, wait=staging.answer_wait)
         self.write_json(task.creation_json(), 201)
 
     def _size(self) -> int | None:
@@ -79,7 +80,8 @@ class ExternalDownloadHandler(UtilitiesHandler):
         system = self.system()
         source = self.path("sourcePath")
         size = await files.download_source(self.files.session, source)
-        task = await self.service.staging.start_download(self.username, system.name, source, size)
+        staging = self.service.staging
+        task = await staging.start_download(self.username, system.name, source, size, wait=staging.answer_wait)
         self.write_json(task.creation_json(), 201)
 
 

@@ -47,6 +47,17 @@ class Staging(Configurable):
 
     The settings are read once, when the service starts (`settings`)."""
 
+    answer_wait = Float(
+        1.0,
+        min=0,
+        max=10,
+        help="""Seconds a v1 request that starts an external transfer may wait before it answers: an
+        upload until its task holds what the client needs (its URLs, status 111), a download until the
+        file is staged (117). v1 clients ask for the task at once and sleep when it is not there yet
+        (pyfirecrest 1 s), so without the wait every upload costs them that sleep, and so does every
+        small download. A slower download answers after this long and goes on. 0 answers at once.""",
+    ).tag(config=True)
+
     job_threshold = Integer(
         4096 * MiB,
         min=1,
@@ -178,11 +189,12 @@ class Staging(Configurable):
 
     async def start_upload(self, user: str, system: str, source: str, target: str, size: int | None = None,
                            sha256: str | None = None, *, multipart_paths: dict[str, str],
-                           logs: JobLogs | None = None, account: str | None = None) -> Task:
+                           logs: JobLogs | None = None, account: str | None = None, wait: float = 0) -> Task:
         """`multipart_paths` are the API's paths an upload in parts names in its task data (`parts`,
         `complete`). With `logs`, the client watches the transfer as a Slurm job of its own (v2's): an
         upload in parts, whose job (charged to `account`) is submitted before this returns (the task's
-        `params["jobid"]`) and writes those logs."""
+        `params["jobid"]`) and writes those logs. Returns once the task holds the client's URLs, or has
+        failed, or after `wait` seconds."""
         self._require_store()
         key = self.objects.new_key("upload", user, posixpath.basename(target))
         multipart = logs is not None or (size is not None and size > self.objects.multipart_threshold)
@@ -196,12 +208,14 @@ class Staging(Configurable):
         budget = self.objects.url_lifetime + 2 * self.settings.transfer_time(MAX_SINGLE_PUT if size is None else size)
         return await self.tasks.runner.start(
             user, SERVICE, system, self.uploads.run, kind=UPLOAD, params=params, max_run_time=budget,
-            success_status=codes.UPLOAD_TRANSFER_FINISHED, failure_status=codes.UPLOAD_TRANSFER_FAILED)
+            success_status=codes.UPLOAD_TRANSFER_FINISHED, failure_status=codes.UPLOAD_TRANSFER_FAILED,
+            wait=wait, until={codes.UPLOAD_URL_RECEIVED})
 
     async def start_download(self, user: str, system: str, source: str, size: int,
-                             logs: JobLogs | None = None, account: str | None = None) -> Task:
+                             logs: JobLogs | None = None, account: str | None = None, wait: float = 0) -> Task:
         """With `logs`, the client watches the transfer as a Slurm job of its own (v2's), submitted before
-        this returns (the task's `params["jobid"]`)."""
+        this returns (the task's `params["jobid"]`). Returns once the task has ended or after `wait`
+        seconds."""
         self._require_store()
         params = {"source": source, "size": size,
                   "key": self.objects.new_key("download", user, posixpath.basename(source))}
@@ -210,7 +224,7 @@ class Staging(Configurable):
         return await self.tasks.runner.start(
             user, SERVICE, system, self.downloads.run, kind=DOWNLOAD, params=params,
             max_run_time=2 * self.settings.transfer_time(size),
-            success_status=codes.DOWNLOAD_FINISHED, failure_status=codes.DOWNLOAD_FAILED)
+            success_status=codes.DOWNLOAD_FINISHED, failure_status=codes.DOWNLOAD_FAILED, wait=wait)
 
     async def download_url(self, task: Task) -> str:
         """The presigned GET of a download's object, signed now, valid for as long as the object may take

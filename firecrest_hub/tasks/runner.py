@@ -49,7 +49,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from typing import Any
 
@@ -107,6 +107,7 @@ class TaskHandle:
             raise TaskTakenOver(self.id)
         self._task = task
         self._runner.events.publish_task(task)
+        self._runner.status_written(task)
 
 
 Work = Callable[[TaskHandle], Awaitable[Any]]
@@ -138,6 +139,8 @@ class TaskRunner(Configurable):
         self._running: dict[str, asyncio.Task] = {}
         self._maintenance: asyncio.Task | None = None
         self._purged_at = 0.0
+        # The starts that wait for their task to reach one of some statuses: task id -> (statuses, event).
+        self._awaited: dict[str, tuple[Collection[str], asyncio.Event]] = {}
 
     def on_resume(self, kind: str, resume: Work) -> None:
         """Register how to continue an unfinished task of `kind` after a restart (one handler per kind)."""
@@ -148,10 +151,11 @@ class TaskRunner(Configurable):
     async def start(self, user: str, service: str, system: str | None, work: Work, *, kind: str,
                     params: dict | None = None, max_run_time: float | None = None,
                     success_status: str = codes.FINISHED, failure_status: str = codes.FAILED,
-                    wait: float = 0) -> Task:
+                    wait: float = 0, until: Collection[str] = ()) -> Task:
         """Store a new task of `user` (status 100) and run `work` for it in the background. With `wait`,
-        return once the work has finished or `wait` seconds have passed, whichever comes first; the work
-        goes on either way. The task returned is the one created."""
+        return once the work has finished, or its task has reached one of the statuses `until`, or `wait`
+        seconds have passed, whichever comes first; the work goes on either way. The task returned is
+        the one created."""
         if success_status not in codes.SUCCESS or failure_status not in codes.FAILURE:
             raise ValueError(f"unknown final statuses {success_status!r}, {failure_status!r}")
         run_time = max_run_time if max_run_time is not None else self.max_run_time
@@ -162,10 +166,24 @@ class TaskRunner(Configurable):
             success_status=success_status, failure_status=failure_status,
         )
         self.events.publish_task(task)
+        reached = asyncio.Event()
+        if wait > 0 and until:
+            self._awaited[task.id] = (until, reached)
         running = self._launch(task, work, resumed=False)
         if wait > 0:
-            await asyncio.wait([running], timeout=wait)  # a timeout does not cancel it
+            watching = asyncio.ensure_future(reached.wait())
+            try:  # a timeout cancels neither the work nor anything else
+                await asyncio.wait([running, watching], timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watching.cancel()
+                self._awaited.pop(task.id, None)
         return task
+
+    def status_written(self, task: Task) -> None:
+        """Wakes the start waiting for `task` once it has reached a status that start waits for."""
+        awaited = self._awaited.get(task.id)
+        if awaited is not None and task.status in awaited[0]:
+            awaited[1].set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
