@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Generic, TypeVar
 
-from ..errors import CommandFailed, NotFound, PermissionDenied
+from ..errors import CommandFailed, CommandTimeout, NotFound, OutputTooLarge, PermissionDenied
 
 T = TypeVar("T")
 
@@ -33,6 +33,16 @@ def system_script(package: str, name: str) -> str:
 def to_shell(argv: list[str] | tuple[str, ...]) -> str:
     """The one place an argv becomes the string sshd hands to the login shell: every word quoted."""
     return shlex.join(argv)
+
+
+def timed_out(argv, timeout: float) -> CommandTimeout:
+    """The failure of a command stopped at its time limit (on a session of its own or in a shell)."""
+    return CommandTimeout(f"{argv[0]} did not finish within {timeout:g} s and was stopped")
+
+
+def too_much_output(argv, limit: int) -> OutputTooLarge:
+    """The failure of a command stopped once it printed past its cap."""
+    return OutputTooLarge(f"{argv[0]} printed more than {limit} bytes")
 
 
 def raise_for_stderr(result: CommandResult) -> None:

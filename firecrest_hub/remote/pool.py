@@ -19,8 +19,8 @@ from traitlets.config import Configurable
 
 from ..config import System
 from ..delegation import CertificateAuthority
-from ..errors import ClusterUnreachable, CommandTimeout, OutputTooLarge, PermissionDenied
-from .command import CommandResult, RemoteCommand, to_shell
+from ..errors import ClusterUnreachable, PermissionDenied
+from .command import CommandResult, RemoteCommand, timed_out, to_shell, too_much_output
 from .shell import CommandShell, ShellBroken
 
 log = logging.getLogger(__name__)
@@ -56,15 +56,21 @@ class _Entry:
         return (not self.retired and not self.connection.is_closed()
                 and time.monotonic() - self.created_at < max_age)
 
+    @contextlib.contextmanager
+    def in_use(self):
+        """Marks the connection busy (the reaper leaves it open) while a command runs on it."""
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+            self.last_used = time.monotonic()
+
     @contextlib.asynccontextmanager
     async def channel(self):
         async with self.channels:
-            self.active += 1
-            try:
+            with self.in_use():
                 yield self.connection
-            finally:
-                self.active -= 1
-                self.last_used = time.monotonic()
 
     async def sftp(self) -> asyncssh.SFTPClient:
         """One SFTP channel per connection, kept open: its requests are served by one long-lived
@@ -264,15 +270,13 @@ class ConnectionPool(Configurable):
             entry = await self._entry(system, account, hub_user)
             shell = self._shell_for(entry, stdin)
             if shell is not None:
-                entry.active += 1
                 try:
-                    return await shell.run(argv, stdin, timeout, output_limit,
-                                           kill=lambda: self._kill_group(entry, shell.group))
+                    with entry.in_use():
+                        return await shell.run(argv, stdin, timeout, output_limit,
+                                               kill=lambda: self._kill_group(entry, shell.group))
                 except ShellBroken:
                     pass  # the command did not run: it takes a session of its own
                 finally:
-                    entry.active -= 1
-                    entry.last_used = time.monotonic()
                     entry.give_back(shell)
             async with entry.channel() as connection:
                 try:
@@ -353,10 +357,10 @@ async def _collect(process, argv, stdin, timeout, output_limit) -> CommandResult
         raise
     except TimeoutError:
         _kill(process)
-        raise CommandTimeout(f"{argv[0]} did not finish within {timeout:g} s and was stopped") from None
+        raise timed_out(argv, timeout) from None
     except _Output:
         _kill(process)
-        raise OutputTooLarge(f"{argv[0]} printed more than {output_limit} bytes") from None
+        raise too_much_output(argv, output_limit) from None
     except (asyncssh.Error, OSError) as error:
         _kill(process)
         raise ClusterUnreachable(f"the connection broke while running {argv[0]}: {error}") from error

@@ -18,8 +18,8 @@ import secrets
 
 import asyncssh
 
-from ..errors import ClusterUnreachable, CommandTimeout, OutputTooLarge
-from .command import CommandResult, system_script, to_shell
+from ..errors import ClusterUnreachable
+from .command import CommandResult, system_script, timed_out, to_shell, too_much_output
 
 _SCRIPT = system_script(__package__, "command-shell.sh")
 _STDERR_LIMIT = 1024 * 1024
@@ -64,7 +64,7 @@ class CommandShell:
         data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
         try:
             self.process.stdin.write(f"{token} {len(data)} {len(command)}\n".encode() + command + data)
-        except (asyncssh.Error, OSError, BrokenPipeError) as error:
+        except (asyncssh.Error, OSError) as error:
             self.usable = False
             raise ShellBroken(str(error)) from error
         try:
@@ -83,9 +83,9 @@ class CommandShell:
             await kill()
             self.process.close()
             if isinstance(error, TimeoutError):
-                raise CommandTimeout(f"{argv[0]} did not finish within {timeout:g} s and was stopped") from None
+                raise timed_out(argv, timeout) from None
             if isinstance(error, _Overflow):
-                raise OutputTooLarge(f"{argv[0]} printed more than {output_limit} bytes") from None
+                raise too_much_output(argv, output_limit) from None
             if isinstance(error, (asyncssh.Error, OSError, EOFError)):
                 raise ClusterUnreachable(f"the command shell ended while running {argv[0]}: {error}") from error
             raise
