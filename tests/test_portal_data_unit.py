@@ -5,6 +5,7 @@ jobs, and that failures are JSON errors with the REST API's status codes."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -89,6 +90,21 @@ async def test_an_ended_job_comes_from_the_accounting_with_slurms_default_output
     assert (job["state"], job["exit_code"], job["active"], job["end_time"]) == (
         "COMPLETED", "0:0", False, "2027-01-04T09:00:03")
     assert job["job_file_out"] == "/home/alice/run/slurm-290.out"
+
+
+async def test_an_ended_job_shows_the_output_files_its_submission_recorded(api):
+    store = api.service.tasks.store
+    deadline = datetime.now(timezone.utc) + timedelta(hours=1)
+    for user, jobid, out in (("alice", 290, "/home/alice/run/out-290.txt"), ("alice", 2900, "/elsewhere"),
+                             ("bob", 290, "/home/bob/out")):
+        task = await store.create(user=user, service="compute", system="cluster", kind="submit", params={},
+                                  deadline=deadline, runner="r", lease_until=deadline)
+        await store.update(task.id, "r", status="200", data={"jobid": jobid, "job_file_out": out, "job_file_err": out})
+    queue(api)
+    accounting(api, ENDED)
+    code, body = await read(api, "job?system=cluster&jobid=290")
+    assert code == 200, body
+    assert body["job"]["job_file_out"] == body["job"]["job_file_err"] == "/home/alice/run/out-290.txt"
 
 
 class _Opened:

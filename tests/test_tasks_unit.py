@@ -122,6 +122,34 @@ async def test_a_user_sees_only_their_own_tasks(store):
     assert [t.id for t in await store.changed_since("bob", utcnow() - FAR)] == [theirs.id]
 
 
+async def test_the_newest_tasks_are_picked_by_the_database(store):
+    made = [await orphan(store, kind=kind, lease=FAR, runner="r")
+            for kind in ("submit", "jobs", "xfer-internal", "submit", "jobs", "xfer-external-upload")]
+    await orphan(store, user="bob", kind="submit", lease=FAR)
+    await store.update(made[0].id, "r", status=codes.FINISHED, data={})  # the oldest, changed last
+    newest = [made[0], *reversed(made[1:])]
+    assert [t.id for t in await store.newest_of("alice", 3)] == [t.id for t in newest[:3]]
+    assert [t.kind for t in await store.newest_of("alice", 10, excluding={"jobs"})] == [
+        "submit", "xfer-external-upload", "submit", "xfer-internal"]
+    assert [t.id for t in await store.newest_of("alice", 10, kinds={"xfer-internal", "xfer-external-upload"})] == [
+        made[5].id, made[2].id]
+    assert await store.newest_of("bob", 10, kinds={"jobs"}) == []
+
+
+async def test_a_task_is_found_by_a_value_of_its_data(store):
+    mine = await orphan(store, kind="submit", lease=FAR, runner="r")
+    await store.update(mine.id, "r", status=codes.FINISHED, data={"jobid": 1234, "job_file_out": "/o"})
+    other = await orphan(store, kind="submit", lease=FAR, runner="r")
+    await store.update(other.id, "r", status=codes.FAILED, data="sbatch: error: no such partition")
+    theirs = await orphan(store, user="bob", kind="submit", lease=FAR, runner="r")
+    await store.update(theirs.id, "r", status=codes.FINISHED, data={"jobid": 1234})
+    assert [t.data["job_file_out"] for t in await store.with_data("alice", "submit", "cluster", "jobid", "1234")] == ["/o"]
+    assert [t.id for t in await store.with_data("alice", "submit", "cluster", "jobid", 1234)] == [mine.id]
+    assert await store.with_data("alice", "submit", "other", "jobid", "1234") == []
+    assert await store.with_data("alice", "cancel", "cluster", "jobid", "1234") == []
+    assert await store.with_data("alice", "submit", "cluster", "jobid", "123") == []
+
+
 async def test_a_late_write_never_overwrites_a_newer_truth(store):
     task = await orphan(store, runner="first", lease=FAR)
     assert await store.update(task.id, "someone-else", status=codes.FINISHED) is None

@@ -73,11 +73,8 @@ class PortalDataHandler(APIHandler):
     async def submitted_files(self, jobid: str, system: str) -> dict:
         """The output files the portal or the API recorded when it submitted the job (sacct of Slurm
         22.05 does not know them)."""
-        for task in await self.service.tasks.store.tasks_of(self.username):
-            data = task.data if isinstance(task.data, dict) else {}
-            if task.kind == "submit" and task.system == system and str(data.get("jobid")) == jobid:
-                return data
-        return {}
+        submissions = await self.service.tasks.store.with_data(self.username, "submit", system, "jobid", jobid)
+        return submissions[0].data if submissions else {}
 
 
 class ActiveJobsHandler(PortalDataHandler):
@@ -95,9 +92,7 @@ class TasksHandler(PortalDataHandler):
         limit = whole_number("limit", self.argument("limit") or str(_DEFAULT_TASKS), 1, _MAX_TASKS)
         kinds = {kind for kind in (self.argument("kinds") or "").split(",") if kind}
         present = self.service.tasks.present
-        tasks = [task for task in await self.service.tasks.store.tasks_of(self.username)
-                 if task.kind not in QUERY_KINDS and (not kinds or task.kind in kinds)]
-        tasks = sorted(tasks, key=lambda task: task.updated_at, reverse=True)[:limit]
+        tasks = await self.service.tasks.store.newest_of(self.username, limit, kinds=kinds, excluding=QUERY_KINDS)
         # An internal transfer's summary (operation and paths) is the owner's own request, shown in its row.
         self.write_json({"tasks": [dict(await present(task), kind=task.kind, summary=task.params.get("summary"))
                                    for task in tasks]})

@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -130,6 +131,24 @@ class TaskStore(Configurable):
         if task_ids is None:
             return await self._select(TaskRow.user == user)
         return await self._select(TaskRow.user == user, TaskRow.id.in_(task_ids))
+
+    async def newest_of(self, user: str, limit: int, *, kinds: Collection[str] = (),
+                        excluding: Collection[str] = ()) -> list[Task]:
+        """The user's `limit` most recently changed tasks, newest first: only of `kinds` when given, never
+        of `excluding`. The database picks them (on the owner's index by change), so a user's thousands of
+        tasks are not all read to show a few."""
+        conditions = [TaskRow.user == user]
+        if kinds:
+            conditions.append(TaskRow.kind.in_(kinds))
+        if excluding:
+            conditions.append(TaskRow.kind.not_in(excluding))
+        return await self._select(*conditions, order=TaskRow.updated_at.desc(), limit=limit)
+
+    async def with_data(self, user: str, kind: str, system: str, key: str, value: str | int) -> list[Task]:
+        """The user's tasks of `kind` on `system` whose data holds `value` (compared as text) at `key`,
+        newest first."""
+        return await self._select(TaskRow.user == user, TaskRow.kind == kind, TaskRow.system == system,
+                                  TaskRow.data[key].as_string() == str(value), order=TaskRow.created_at.desc())
 
     async def unfinished(self, user: str) -> list[Task]:
         return await self._select(TaskRow.user == user, TaskRow.finished.is_(False))

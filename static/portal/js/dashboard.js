@@ -1,5 +1,5 @@
 // The dashboard: each system's health, my active jobs, my recent tasks, live through the event stream.
-import { request, settings, showSystemsHealth, subscribe, taskState } from "./api.js";
+import { isFinal, request, settings, showSystemsHealth, subscribe, taskState } from "./api.js";
 import { el, empty, formatTime, replace, stateBadge, table } from "./dom.js";
 
 const TASK_KINDS = { submit: "Job submission", cancel: "Job cancellation", "xfer-internal": "Internal transfer",
@@ -25,14 +25,25 @@ async function showJobs() {
     : empty("No active jobs."));
 }
 
+const taskRows = new Map();  // task id -> its row, kept for the task's next states
+
+function taskCells(task, kind) {
+  return [el("td", { class: "text-nowrap" }, formatTime(task.updated_at)), el("td", {}, TASK_KINDS[kind] || kind),
+    el("td", {}, taskState(task))];
+}
+
 async function showTasks() {
   const box = document.getElementById("recent-tasks");
   try {
     const { tasks: recent } = await request("tasks", { data: true, params: { limit: 8 } });
-    replace(box, recent.length ? table(["When", "What", "Status"], recent.map((task) => el("tr", {},
-      el("td", { class: "text-nowrap" }, formatTime(task.updated_at)),
-      el("td", {}, TASK_KINDS[task.kind] || task.kind),
-      el("td", {}, taskState(task)))), { caption: "My recent tasks" }) : empty("No tasks yet."));
+    taskRows.clear();
+    const rows = recent.map((task) => {
+      const row = el("tr", { dataset: { kind: task.kind } }, taskCells(task, task.kind));
+      taskRows.set(task.task_id, row);
+      return row;
+    });
+    replace(box, rows.length ? table(["When", "What", "Status"], rows, { caption: "My recent tasks" })
+      : empty("No tasks yet."));
   } catch (error) {
     replace(box, el("p", { class: "error-text" }, error.message));
   }
@@ -42,7 +53,12 @@ showSystemsHealth(document.getElementById("systems-health"));
 showJobs();
 showTasks();
 let pending = null;
-subscribe(() => {  // a burst of events refreshes once
-  clearTimeout(pending);
+subscribe((kind, payload) => {
+  const row = kind === "task" ? taskRows.get(payload.task_id) : null;
+  if (row && !isFinal(payload.status)) {  // a listed task on its way (a transfer's progress): that row only
+    replace(row, taskCells(payload, row.dataset.kind));
+    return;
+  }
+  clearTimeout(pending);  // anything else may change the lists (a job submitted, a task new): a burst reads once
   pending = setTimeout(() => { showJobs(); showTasks(); }, 300);
 });
