@@ -215,6 +215,16 @@ def test_fetch_ranges_fill_one_file_side_by_side(tmp_path):
     assert result.returncode != 0 and "the piece at byte 0 failed" in result.stderr
 
 
+def test_a_piece_that_cannot_be_written_fails_with_the_reason(tmp_path):
+    source = tmp_path / "object"
+    source.write_bytes(b"x" * 100_000)
+    full = run_script(FetchPieces("/dev/full", [(0, 100_000, source.as_uri())], CurlLimits(), ranged=True))
+    assert full.returncode != 0 and "writing the piece at byte 0 failed" in full.stderr
+    unopened = run_script(FetchPieces(str(tmp_path), [(0, 100_000, source.as_uri())], CurlLimits(), ranged=True))
+    assert unopened.returncode != 0 and "Is a directory" in unopened.stderr
+    assert "the piece at byte 0 failed" in unopened.stderr
+
+
 class RangeServer(http.server.SimpleHTTPRequestHandler):
     """Serves a folder as a store does: 404 for what is not there, a Range as 206 (or 416 past the end)."""
 

@@ -147,8 +147,6 @@ class AllocatedBytes(RemoteCommand):
         return int(result.stdout.split()[0])
 
 
-
-
 class PushParts(RemoteCommand):
     """Upload byte ranges of `path` as parts of a multipart upload: `parts` is [(number, offset, size,
     url)], pushed one after the other (run several of these for parallel streams)."""

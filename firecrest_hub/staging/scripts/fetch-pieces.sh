@@ -20,12 +20,14 @@ fail() {
   exit 1
 }
 fetch() {  # the range "$1" at $url into its place at $offset; returns curl's status
-  curl --config <(printf 'url = "%s"\n' "$url") --range "$1" --dump-header "$headers" \
-      --fail --silent --show-error "${@:2}" 2>"$errors" |
-    dd of="$file" bs=4M seek="$offset" oflag=seek_bytes conv=notrunc status=none
-  local status=("${PIPESTATUS[@]}")
-  (( status[1] == 0 )) || fail "writing the piece at byte $offset failed"
-  return "${status[0]}"
+  # curl writes into FILE itself, opened (not truncated) on its standard output, where dd has only
+  # moved the offset: no pipe, no copy. A file that cannot be opened reports into $errors too.
+  local status=0
+  { dd bs=1 count=0 seek="$offset" oflag=seek_bytes status=none &&
+      curl --config <(printf 'url = "%s"\n' "$url") --range "$1" --dump-header "$headers" \
+        --fail --silent --show-error "${@:2}"; } 2>"$errors" 1<>"$file" || status=$?
+  (( status != 23 )) || fail "writing the piece at byte $offset failed"  # curl: writing its output failed
+  return "$status"
 }
 while read -r offset size url; do
   if [[ $mode == ranged ]]; then
