@@ -47,3 +47,4 @@ bench: demo
 	$(PYTHON) benchmarks/api.py
 	$(PYTHON) benchmarks/staging.py
 	$(PYTHON) benchmarks/spawner.py
+	$(PYTHON) benchmarks/portal.py
