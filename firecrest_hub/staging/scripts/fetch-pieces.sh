@@ -10,7 +10,6 @@
 # The pauses between looks grow with the wait for the part (25 looks of 0.2 s, 20 of 0.5 s, then 2 s), so
 # that a part is taken soon while the client streams, and an idle wait costs little. The URLs reach curl
 # as its config through /dev/fd (`read` and `printf` are builtins), never in an argv.
-set -o pipefail
 file=$1 mode=$2 wait=$3; shift 3
 errors=$(mktemp) && headers=$(mktemp) || exit 1
 trap 'rm -f "$errors" "$headers"' EXIT
