@@ -68,3 +68,24 @@ async def test_every_control_is_named_and_the_keyboard_reaches_them(path):
                 assert focused["ring"], focused
         assert reached, "Tab reached no control of the page"
         visitor.assert_no_problems()
+
+
+# What a narrow window would have to scroll sideways for: the page, or a table wider than its box.
+TOO_WIDE = """() => {
+  const page = document.documentElement;
+  const tables = [...document.querySelectorAll('table')].filter((table) => table.getClientRects().length > 0)
+    .filter((table) => table.scrollWidth > table.parentElement.clientWidth + 1)
+    .map((table) => `${table.closest('[id]')?.id}: ${table.scrollWidth} px in ${table.parentElement.clientWidth}`);
+  return page.scrollWidth > page.clientWidth + 1 ? [`the page: ${page.scrollWidth} px`, ...tables] : tables;
+}"""
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_every_page_fits_a_narrow_window(path):
+    async with chromium() as browser:
+        visitor = await log_in(browser, "alice")
+        await visitor.page.set_viewport_size(NARROW)
+        page = await visitor.open(path + ("?system=cluster&path=/home/alice" if path == "files" else ""),
+                                  ready=PAGES[path])
+        assert await page.evaluate(TOO_WIDE) == []
+        visitor.assert_no_problems()

@@ -21,14 +21,15 @@ async function showJobs() {
       rows.push(el("tr", {}, el("td", { colspan: 5, class: "error-text" }, `${system}: ${error.message}`)));
     }
   }
-  replace(box, rows.length ? table(["Job", "Name", "State", "System", "Time"], rows, { caption: "My active jobs" })
+  replace(box, rows.length ? table(["Job", "Name", "State", "System", "Time"], rows,
+    { caption: "My active jobs", narrowHidden: ["System", "Time"] })
     : empty("No active jobs."));
 }
 
 const taskRows = new Map();  // task id -> its row, kept for the task's next states
 
 function taskCells(task, kind) {
-  return [el("td", { class: "text-nowrap" }, formatTime(task.updated_at)), el("td", {}, TASK_KINDS[kind] || kind),
+  return [el("td", { class: "when" }, formatTime(task.updated_at)), el("td", {}, TASK_KINDS[kind] || kind),
     el("td", {}, taskState(task))];
 }
 

@@ -49,10 +49,13 @@ export function stateBadge(state) {
   return el("span", { class: `state state-${word}` }, state || "");
 }
 
-export function table(headings, rows, { caption } = {}) {
+// `narrowHidden`: the headings of the columns a narrow screen leaves out (their cells say so themselves,
+// class hide-narrow, so that a row redrawn in place keeps it).
+export function table(headings, rows, { caption, narrowHidden = [] } = {}) {
   return el("table", { class: "table table-sm table-hover align-middle" },
     caption ? el("caption", { class: "visually-hidden" }, caption) : null,
-    el("thead", {}, el("tr", {}, headings.map((heading) => el("th", { scope: "col" }, heading)))),
+    el("thead", {}, el("tr", {}, headings.map((heading) => el("th",
+      { scope: "col", class: narrowHidden.includes(heading) ? "hide-narrow" : undefined }, heading)))),
     el("tbody", {}, rows));
 }
 

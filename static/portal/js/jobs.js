@@ -41,12 +41,8 @@ function showActive() {
       el("td", { class: "text-nowrap hide-narrow" }, slurmTime(job.start_time)),
       el("td", {}, job.time),
       el("td", { class: "hide-narrow mono" }, job.nodelist))),
-    { caption: "My active jobs" })
+    { caption: "My active jobs", narrowHidden: ["Started", "Nodes"] })
     : empty(active.length ? "No active job matches the filters." : "No active jobs."));
-  for (const index of [5, 7]) {
-    const heading = activeBox.querySelector(`th:nth-child(${index})`);
-    if (heading) heading.classList.add("hide-narrow");
-  }
 }
 
 function showHistory() {
@@ -59,21 +55,17 @@ function showHistory() {
       el("td", {}, jobLink(system, job.jobid)),
       el("td", { class: "truncate job-name" }, job.name),
       el("td", {}, stateBadge(job.state)),
-      el("td", { class: "mono" }, exitCode(job.exit_code)),
+      el("td", { class: "mono hide-narrow" }, exitCode(job.exit_code)),
       el("td", { class: "hide-narrow" }, job.partition),
       el("td", { class: "text-nowrap hide-narrow" }, slurmTime(job.submit_time)),
       el("td", { class: "text-nowrap hide-narrow" }, slurmTime(job.start_time)),
-      el("td", { class: "text-nowrap" }, slurmTime(job.end_time)),
+      el("td", { class: "when" }, slurmTime(job.end_time)),
       el("td", { class: "hide-narrow" }, job.time))),
-    { caption: "My job history" })
+    { caption: "My job history", narrowHidden: ["Exit", "Partition", "Submitted", "Started", "Elapsed"] })
     : empty(history.length ? "No job in this range matches the filters." : "No jobs in this range."),
   more > 0 ? el("button", { type: "button", class: "btn btn-outline-secondary btn-sm", id: "history-more",
     onclick: () => { historyLimit += HISTORY_PAGE; showHistory(); } },
   `Show ${Math.min(more, HISTORY_PAGE)} more (${more} not shown)`) : null);
-  for (const index of [5, 6, 7, 9]) {
-    const heading = historyBox.querySelector(`th:nth-child(${index})`);
-    if (heading) heading.classList.add("hide-narrow");
-  }
 }
 
 async function loadActive() {

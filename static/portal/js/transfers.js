@@ -78,12 +78,10 @@ async function load() {
     const older = transfers.length > shown ? el("button", { type: "button", class: "btn btn-sm btn-outline-secondary",
       id: "transfers-older", onclick: () => { shown += PAGE; load(); } }, "Show older transfers") : null;
     replace(box, transfers.length ? table(["When", "What", "File", "Progress", "Outcome"],
-      transfers.slice(0, shown).map(row), { caption: "My transfers" }) : empty("No transfers yet."), older);
-    const shownTable = box.querySelector("table");
-    if (shownTable) {  // narrow screens stack each transfer's cells (files.css)
-      shownTable.classList.add("transfers-table");
-      shownTable.querySelector("th").classList.add("hide-narrow");
-    }
+      transfers.slice(0, shown).map(row), { caption: "My transfers", narrowHidden: ["When"] })
+      : empty("No transfers yet."), older);
+    // narrow screens stack each transfer's cells (files.css)
+    box.querySelector("table")?.classList.add("transfers-table");
     document.getElementById("transfers-error").replaceChildren();
   } catch (error) {
     replace(document.getElementById("transfers-error"));
