@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import subprocess
@@ -138,6 +139,7 @@ def s3_client():
                         config=BotoConfig(s3={"addressing_style": "path"}, signature_version="s3v4"))
 
 
+@functools.cache
 def setting(configurable, name: str):
     """A setting as the demo's service runs with it: configured in jupyterhub_config.py, or the default."""
     return demo_config()[configurable.__name__].get(name, configurable.class_traits()[name].default_value)
@@ -184,7 +186,8 @@ async def floor_upload(page, local: str, part_count: int, target: str) -> tuple[
     try:
         await page.evaluate(PUT_PARTS, [put_urls, plan[0].size, setting(Portal, "upload_parallel_parts")])
         sent = time.monotonic() - started
-        if any(fetcher.wait(timeout=600) != 0 for fetcher in fetchers):
+        statuses = [await asyncio.to_thread(fetcher.wait, 600) for fetcher in fetchers]
+        if any(statuses):
             raise SystemExit("the floor's fetch on the system failed")
         return sent, time.monotonic() - started
     finally:

@@ -36,12 +36,17 @@ UNNAMED = """() => {
 }"""
 
 
+async def opened(visitor, path: str):
+    """The page at `path` (the files page on alice's home), once its content is there."""
+    return await visitor.open(path + ("?system=cluster&path=/home/alice" if path == "files" else ""),
+                              ready=PAGES[path])
+
+
 @pytest.mark.parametrize("path", PAGES)
 async def test_every_control_is_named_and_the_keyboard_reaches_them(path):
     async with chromium() as browser:
         visitor = await log_in(browser, "alice")
-        page = await visitor.open(path + ("?system=cluster&path=/home/alice" if path == "files" else ""),
-                                  ready=PAGES[path])
+        page = await opened(visitor, path)
         for size in (None, NARROW):
             if size:
                 await page.set_viewport_size(size)
@@ -85,7 +90,6 @@ async def test_every_page_fits_a_narrow_window(path):
     async with chromium() as browser:
         visitor = await log_in(browser, "alice")
         await visitor.page.set_viewport_size(NARROW)
-        page = await visitor.open(path + ("?system=cluster&path=/home/alice" if path == "files" else ""),
-                                  ready=PAGES[path])
+        page = await opened(visitor, path)
         assert await page.evaluate(TOO_WIDE) == []
         visitor.assert_no_problems()
